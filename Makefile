@@ -1,0 +1,15 @@
+# The two commands of README.md: `make demo` (the main job) and `make test` (the test suite).
+# Both create .venv and install everything on first use.
+.PHONY: setup demo test bench
+
+setup:
+	@bash scripts/setup.sh
+
+demo: setup
+	HF_HUB_OFFLINE=1 .venv/bin/python examples/demo.py $(ARGS)
+
+test: setup
+	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 .venv/bin/python -m pytest -q tests $(ARGS)
+
+bench: setup
+	.venv/bin/python benchmarks/bench_generate.py

@@ -1,0 +1,231 @@
+"""GPT's input transformations (Radford et al. 2018, Figure 1, right).
+
+Every task input becomes one token sequence (or a few, one per ordering or answer) that a language model
+can read: ``[start] segment [delim] segment [extract]``. The task head reads the state at the extract token.
+The layout functions work on token-id lists, so they are independent of any tokenizer; `InputTransform`
+tokenises `datasets` columns and applies them inside `Dataset.map(batched=True)`.
+"""
+
+from dataclasses import dataclass, fields
+from typing import Optional, Sequence, Union
+
+from transformers.tokenization_utils_base import VERY_LARGE_INTEGER
+
+FAMILIES = ("classification", "entailment", "similarity", "multiple_choice")
+TRUNCATIONS = ("longest_first", "per_segment")
+DEFAULT_MAX_LENGTH = 512  # GPT-1's context size, used when the tokenizer does not set one
+
+# Token strings of the project's special tokens, used in error messages.
+_TOKEN_NAMES = {"start": "_start_", "delimiter": "_delimiter_", "extract": "_classify_", "pad": "<pad>"}
+
+
+@dataclass(frozen=True)
+class SpecialTokenIds:
+    """Ids of the tokens the transformations add: ``_start_``, ``_delimiter_``, ``_classify_`` and ``<pad>``."""
+
+    start: int
+    delimiter: int
+    extract: int
+    pad: int
+
+    @classmethod
+    def from_tokenizer(cls, tokenizer) -> "SpecialTokenIds":
+        """Read ``tokenizer.start_token_id``, ``.delimiter_token_id``, ``.extract_token_id``, ``.pad_token_id``."""
+        return cls._read(
+            tokenizer,
+            "tokenizer",
+            "add the GPT-1 special tokens _start_, _delimiter_, _classify_ and <pad> to the tokenizer "
+            "(as named special tokens start_token, delimiter_token, extract_token and pad_token)",
+        )
+
+    @classmethod
+    def from_config(cls, config) -> "SpecialTokenIds":
+        """Read ``config.start_token_id``, ``.delimiter_token_id``, ``.extract_token_id``, ``.pad_token_id``."""
+        return cls._read(config, "config", "set these ids on the config")
+
+    @classmethod
+    def _read(cls, source, source_name: str, fix: str) -> "SpecialTokenIds":
+        ids = {field.name: getattr(source, f"{field.name}_token_id", None) for field in fields(cls)}
+        missing = [f"{_TOKEN_NAMES[name]} ({name}_token_id)" for name, value in ids.items() if value is None]
+        if missing:
+            raise ValueError(f"{source_name} has no {', '.join(missing)} token: {fix}")
+        return cls(**{name: int(value) for name, value in ids.items()})
+
+
+def classification(text: list[int], special: SpecialTokenIds, max_length: int, truncation: str = "longest_first"):
+    """``[start] text [extract]``."""
+    return _layout([text], special, max_length, truncation)
+
+
+def entailment(premise: list[int], hypothesis: list[int], special: SpecialTokenIds, max_length: int,
+               truncation: str = "longest_first"):
+    """``[start] premise [delim] hypothesis [extract]``."""
+    return _layout([premise, hypothesis], special, max_length, truncation)
+
+
+def similarity(a: list[int], b: list[int], special: SpecialTokenIds, max_length: int,
+               truncation: str = "longest_first"):
+    """Both orderings ``[start] a [delim] b [extract]`` and ``[start] b [delim] a [extract]``.
+
+    The sentences have no inherent order, so the model reads both and adds the two extract states. They are
+    truncated once, so both orderings hold the same tokens.
+    """
+    a, b = _truncate([a, b], special, max_length, truncation)
+    return [_join([a, b], special), _join([b, a], special)]
+
+
+def multiple_choice(context: list[int], answers: Sequence[list[int]], special: SpecialTokenIds, max_length: int,
+                    truncation: str = "longest_first"):
+    """One ``[start] context [delim] answer_k [extract]`` per answer; the model scores each one."""
+    if len(answers) == 0:
+        raise ValueError("multiple_choice needs at least one answer")
+    return [_layout([context, answer], special, max_length, truncation) for answer in answers]
+
+
+def _layout(segments, special, max_length, truncation):
+    return _join(_truncate(segments, special, max_length, truncation), special)
+
+
+def _join(segments: list[list[int]], special: SpecialTokenIds) -> list[int]:
+    ids = [special.start]
+    for i, segment in enumerate(segments):
+        if i > 0:
+            ids.append(special.delimiter)
+        ids.extend(segment)
+    ids.append(special.extract)
+    return ids
+
+
+def _truncate(segments, special, max_length, truncation) -> list[list[int]]:
+    """Cut segment ends so that the segments and their ``len(segments) + 1`` special tokens fit `max_length`."""
+    for segment in segments:
+        if isinstance(segment, str):
+            raise TypeError("the input transformations take token ids, not text: tokenize the text first")
+    if truncation not in TRUNCATIONS:
+        raise ValueError(f"truncation must be one of {TRUNCATIONS}, got {truncation!r}")
+    n_special = len(segments) + 1
+    if not isinstance(max_length, int) or max_length < n_special:
+        raise ValueError(f"max_length={max_length!r} cannot hold the {n_special} special tokens of this layout")
+    segments = [list(segment) for segment in segments]
+    if truncation == "per_segment":
+        # The released code's cap, n_ctx // 2 - 2 for two segments, generalised to an equal share each.
+        cap = max(max_length // len(segments) - 2, 0)
+        return [segment[:cap] for segment in segments]
+    budget = max_length - n_special
+    if len(segments) == 1:
+        return [segments[0][:budget]]
+    return list(_longest_first(*segments, budget))
+
+
+def _longest_first(first: list[int], second: list[int], budget: int):
+    """Remove tokens one at a time from the end of the longer segment (the second on ties), like Transformers."""
+    excess = len(first) + len(second) - budget
+    if excess <= 0:
+        return first, second
+    from_longer = min(abs(len(first) - len(second)), excess)
+    # Once both have the same length they shrink in turn, the second one first.
+    rest = excess - from_longer
+    cut_first, cut_second = rest // 2, rest - rest // 2
+    if len(first) > len(second):
+        cut_first += from_longer
+    else:
+        cut_second += from_longer
+    return first[: len(first) - cut_first], second[: len(second) - cut_second]
+
+
+_SEQUENCE_LAYOUTS = {"classification": classification, "entailment": entailment, "similarity": similarity}
+
+
+class InputTransform:
+    """Tokenise `datasets` columns and lay them out for one task family; use with ``Dataset.map(batched=True)``.
+
+    Args:
+        tokenizer: a tokenizer with the GPT-1 special tokens (see `SpecialTokenIds.from_tokenizer`).
+        family: one of `FAMILIES`.
+        text_fields: the text columns: one for classification, two for entailment and similarity. For
+            multiple choice, the context column(s), joined with a space (Story Cloze's four sentences;
+            RACE's article and question).
+        answer_fields: multiple choice only: the answer columns, or the name of one list-valued column.
+        max_length: the model's context size (``n_positions``); default ``tokenizer.model_max_length`` or 512.
+        truncation: ``"longest_first"`` or ``"per_segment"`` (see `TRUNCATIONS`).
+        label_field: the label column, returned as ``labels``; None for unlabelled data.
+
+    Returns ``input_ids`` per example: a list of ids for classification and entailment, a list of sequences
+    (the two orderings, or one per answer) for similarity and multiple choice.
+    """
+
+    def __init__(
+        self,
+        tokenizer,
+        family: str,
+        text_fields: Union[str, Sequence[str]],
+        answer_fields: Optional[Union[str, Sequence[str]]] = None,
+        max_length: Optional[int] = None,
+        truncation: str = "longest_first",
+        label_field: Optional[str] = "label",
+    ):
+        if family not in FAMILIES:
+            raise ValueError(f"family must be one of {FAMILIES}, got {family!r}")
+        if truncation not in TRUNCATIONS:
+            raise ValueError(f"truncation must be one of {TRUNCATIONS}, got {truncation!r}")
+        text_fields = [text_fields] if isinstance(text_fields, str) else list(text_fields)
+        expected = {"classification": 1, "entailment": 2, "similarity": 2}.get(family)
+        if expected is not None and len(text_fields) != expected:
+            raise ValueError(f"{family} takes {expected} text field(s), got {text_fields}")
+        if family == "multiple_choice":
+            if not text_fields or answer_fields is None:
+                raise ValueError("multiple_choice needs text_fields (the context) and answer_fields")
+        elif answer_fields is not None:
+            raise ValueError(f"answer_fields is for multiple_choice only, not {family}")
+        if max_length is None:
+            max_length = getattr(tokenizer, "model_max_length", None)
+            if max_length is None or max_length >= VERY_LARGE_INTEGER:
+                max_length = DEFAULT_MAX_LENGTH
+
+        self.tokenizer = tokenizer
+        self.special = SpecialTokenIds.from_tokenizer(tokenizer)
+        self.family = family
+        self.text_fields = text_fields
+        self.answer_fields = answer_fields
+        self.max_length = max_length
+        self.truncation = truncation
+        self.label_field = label_field
+
+    def __call__(self, batch: dict[str, list]) -> dict[str, list]:
+        options = dict(special=self.special, max_length=self.max_length, truncation=self.truncation)
+        if self.family == "multiple_choice":
+            contexts = self._tokenize([" ".join(parts) for parts in zip(*self._columns(batch, self.text_fields))])
+            input_ids = [multiple_choice(c, a, **options) for c, a in zip(contexts, self._answers(batch))]
+        else:
+            segments = [self._tokenize(column) for column in self._columns(batch, self.text_fields)]
+            layout = _SEQUENCE_LAYOUTS[self.family]
+            input_ids = [layout(*example, **options) for example in zip(*segments)]
+        output = {"input_ids": input_ids}
+        if self.label_field is not None:
+            output["labels"] = self._columns(batch, [self.label_field])[0]
+        return output
+
+    def _tokenize(self, texts: list[str]) -> list[list[int]]:
+        return self.tokenizer(list(texts), add_special_tokens=False)["input_ids"]
+
+    def _answers(self, batch) -> list[list[list[int]]]:
+        """Tokenised answers per example, from one list-valued column or one column per answer."""
+        if isinstance(self.answer_fields, str):
+            per_example = self._columns(batch, [self.answer_fields])[0]
+            if any(isinstance(answers, str) for answers in per_example):
+                raise TypeError(f"answer column {self.answer_fields!r} must hold lists of answers, not strings")
+        else:
+            per_example = list(zip(*self._columns(batch, self.answer_fields)))
+        flat = self._tokenize([answer for answers in per_example for answer in answers])
+        grouped, start = [], 0
+        for answers in per_example:
+            grouped.append(flat[start : start + len(answers)])
+            start += len(answers)
+        return grouped
+
+    @staticmethod
+    def _columns(batch, names) -> list[list]:
+        missing = [name for name in names if name not in batch]
+        if missing:
+            raise ValueError(f"columns {missing} not in the data set (it has {list(batch)})")
+        return [batch[name] for name in names]
