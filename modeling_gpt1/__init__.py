@@ -4,18 +4,59 @@ from transformers import (
     AutoConfig,
     AutoModel,
     AutoModelForCausalLM,
+    AutoModelForMultipleChoice,
+    AutoModelForSequenceClassification,
 )
 
+from .auxiliary import AuxiliaryLossCallback, GPT1WithAuxiliaryLM, add_auxiliary_loss_logging
+from .collators import GPT1DataCollator
 from .configuration_gpt1 import GPT1Config
-from .modeling_gpt1 import GPT1LMHeadModel, GPT1Model, GPT1PreTrainedModel
+from .modeling_gpt1 import (
+    GPT1ForMultipleChoice,
+    GPT1ForSequenceClassification,
+    GPT1ForSimilarity,
+    GPT1LMHeadModel,
+    GPT1Model,
+    GPT1PreTrainedModel,
+    GPT1TaskHeadModel,
+)
+from .training import finetuning_args, pretraining_args
+from .transforms import FAMILIES, InputTransform, SpecialTokenIds
 
 AutoConfig.register("gpt1", GPT1Config, exist_ok=True)
-AutoModel.register(GPT1Config, GPT1Model, exist_ok=True)
-AutoModelForCausalLM.register(GPT1Config, GPT1LMHeadModel, exist_ok=True)
+for auto_class, model_class in (
+    (AutoModel, GPT1Model),
+    (AutoModelForCausalLM, GPT1LMHeadModel),
+    (AutoModelForSequenceClassification, GPT1ForSequenceClassification),
+    (AutoModelForMultipleChoice, GPT1ForMultipleChoice),
+):
+    auto_class.register(GPT1Config, model_class, exist_ok=True)
 
-# save_pretrained writes `auto_map` and copies the defining files, so folders load with trust_remote_code=True.
+# save_pretrained writes `auto_map` and copies the defining files, so saved folders load with trust_remote_code=True
+# where this package is not installed. A similarity model loads as itself through AutoModelForSequenceClassification.
 GPT1Config.register_for_auto_class()
 GPT1Model.register_for_auto_class("AutoModel")
 GPT1LMHeadModel.register_for_auto_class("AutoModelForCausalLM")
+GPT1ForSequenceClassification.register_for_auto_class("AutoModelForSequenceClassification")
+GPT1ForSimilarity.register_for_auto_class("AutoModelForSequenceClassification")
+GPT1ForMultipleChoice.register_for_auto_class("AutoModelForMultipleChoice")
 
-__all__ = ["GPT1Config", "GPT1Model", "GPT1LMHeadModel", "GPT1PreTrainedModel"]
+__all__ = [
+    "GPT1Config",
+    "GPT1Model",
+    "GPT1LMHeadModel",
+    "GPT1PreTrainedModel",
+    "GPT1TaskHeadModel",
+    "GPT1ForSequenceClassification",
+    "GPT1ForSimilarity",
+    "GPT1ForMultipleChoice",
+    "GPT1WithAuxiliaryLM",
+    "AuxiliaryLossCallback",
+    "add_auxiliary_loss_logging",
+    "GPT1DataCollator",
+    "InputTransform",
+    "SpecialTokenIds",
+    "FAMILIES",
+    "finetuning_args",
+    "pretraining_args",
+]

@@ -238,6 +238,7 @@ class GPT1LMHeadModel(GPT1PreTrainedModel, GenerationMixin):
 
     def __init__(self, config: GPT1Config):
         super().__init__(config)
+        self.loss_type = "ForCausalLM"  # shifted next-token cross-entropy, -100 ignored, Trainer-aware averaging
         self.transformer = GPT1Model(config)
         self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
         self.post_init()
@@ -291,3 +292,157 @@ class GPT1LMHeadModel(GPT1PreTrainedModel, GenerationMixin):
             attentions=outputs.attentions,
         )
         return output if return_dict else output.to_tuple()
+
+
+class GPT1TaskHeadModel(GPT1PreTrainedModel):
+    """Base of the fine-tuning heads: run the decoder on GPT's transformed input and read the final hidden state of
+    the first extract (`_classify_`) token of every sequence.
+
+    Inputs are `[batch, length]`, or `[batch, n_sequences, length]` for examples made of several sequences (the two
+    orderings of a similarity pair, the answers of a multiple-choice question). A head defines
+    `score(extract_states)`, which receives `[batch, n_sequences, n_embd]`, and `task_loss(logits, labels)`. Splitting
+    the forward this way lets the auxiliary-LM wrapper run the decoder once and reuse its states for both losses.
+    """
+
+    output_class = SequenceClassifierOutput
+    n_sequences: int | None = None  # sequences per example this head requires (None: any number)
+    needs_sequence_dim = False  # whether input_ids must be [batch, n_sequences, length]
+
+    def __init__(self, config: GPT1Config):
+        super().__init__(config)
+        self.transformer = GPT1Model(config)
+        self.dropout = nn.Dropout(config.classifier_dropout)
+
+    def forward(
+        self,
+        input_ids: torch.LongTensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        position_ids: torch.LongTensor | None = None,
+        labels: torch.Tensor | None = None,
+        output_attentions: bool | None = None,
+        output_hidden_states: bool | None = None,
+        return_dict: bool | None = None,
+        **kwargs,
+    ):
+        r"""
+        labels: class ids `[batch]`, float targets for regression (`num_labels == 1`), or for multiple choice the index
+        of the right answer.
+        """
+        return_dict = self.config.return_dict if return_dict is None else return_dict
+        kwargs.pop("lm_labels", None)  # made by the collators for the auxiliary LM loss; unused without it
+        outputs = self.transformer(
+            **self.flatten_inputs(input_ids, attention_mask, position_ids),
+            use_cache=False,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+            return_dict=True,
+            **kwargs,
+        )
+        logits = self.score(self.extract_states(outputs.last_hidden_state, input_ids))
+        loss = self.task_loss(logits, labels) if labels is not None else None
+        output = self.output_class(
+            loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
+        )
+        return output if return_dict else output.to_tuple()
+
+    def flatten_inputs(self, input_ids, attention_mask=None, position_ids=None) -> dict:
+        """Check the input layout and fold the sequences of every example into the batch dimension."""
+        name = type(self).__name__
+        if input_ids is None:
+            raise ValueError(f"{name} needs input_ids: the extract token is located from them")
+        layout = f"[batch, {self.n_sequences or 'n_sequences'}, length]"
+        if input_ids.dim() == 2 and self.needs_sequence_dim or input_ids.dim() not in (2, 3):
+            raise ValueError(f"{name} expects input_ids {layout}, got shape {tuple(input_ids.shape)}")
+        if input_ids.dim() == 3 and self.n_sequences is not None and input_ids.shape[1] != self.n_sequences:
+            raise ValueError(f"{name} expects input_ids {layout}, got shape {tuple(input_ids.shape)}")
+        inputs = {"input_ids": input_ids, "attention_mask": attention_mask, "position_ids": position_ids}
+        for key, value in inputs.items():
+            if value is not None and value.shape != input_ids.shape:
+                raise ValueError(f"{key} has shape {tuple(value.shape)} but input_ids has {tuple(input_ids.shape)}")
+        return {key: None if value is None else value.reshape(-1, input_ids.shape[-1]) for key, value in inputs.items()}
+
+    def extract_states(self, hidden_states, input_ids):
+        """Final hidden state at the first extract token of each sequence: `[batch, n_sequences, n_embd]`."""
+        flat_ids = input_ids.reshape(-1, input_ids.shape[-1])
+        is_extract = flat_ids == self.config.extract_token_id
+        has_extract = is_extract.any(dim=-1)
+        if not bool(has_extract.all()):
+            missing = (~has_extract).nonzero().flatten().tolist()
+            raise ValueError(
+                f"sequence(s) {missing} of the (flattened) batch have no extract token (id "
+                f"{self.config.extract_token_id}); build inputs with modeling_gpt1.transforms"
+            )
+        positions = is_extract.int().argmax(dim=-1)
+        states = hidden_states[torch.arange(flat_ids.shape[0], device=flat_ids.device), positions]
+        return states.view(input_ids.shape[0], -1, states.shape[-1])
+
+    def score(self, extract_states):
+        raise NotImplementedError
+
+    def task_loss(self, logits, labels):
+        """Cross-entropy over classes (or answers), or mean squared error when the head regresses one value."""
+        if labels.shape[0] != logits.shape[0]:
+            raise ValueError(f"got {labels.shape[0]} labels for a batch of {logits.shape[0]} examples")
+        if self.is_regression:
+            return F.mse_loss(logits.view(-1), labels.to(logits.dtype).view(-1))
+        labels = labels.view(-1).long()
+        n_classes = logits.shape[-1]
+        if bool(((labels < 0) & (labels != -100)).any() or (labels >= n_classes).any()):
+            raise ValueError(
+                f"labels {labels.tolist()} out of range: {type(self).__name__} predicts {n_classes} "
+                f"{'answers' if self.needs_sequence_dim else 'classes'} (valid: 0..{n_classes - 1}, or -100 to ignore)"
+            )
+        return F.cross_entropy(logits, labels, ignore_index=-100)
+
+    @property
+    def is_regression(self) -> bool:
+        return self.config.num_labels == 1 or self.config.problem_type == "regression"
+
+
+class GPT1ForSequenceClassification(GPT1TaskHeadModel):
+    """Classification `[start] text [extract]` and entailment `[start] premise [delim] hypothesis [extract]`: a linear
+    layer on the extract state; regression (MSE) when `num_labels == 1`.
+
+    Given `[batch, n_sequences, length]` it adds the extract states of an example's sequences before the linear layer,
+    which is how GPT scores a similarity pair; `GPT1ForSimilarity` is that use with exactly two orderings."""
+
+    def __init__(self, config: GPT1Config):
+        super().__init__(config)
+        self.classifier = nn.Linear(config.n_embd, config.num_labels)
+        self.post_init()
+
+    def score(self, extract_states):
+        return self.classifier(self.dropout(extract_states.sum(dim=1)))
+
+
+class GPT1ForSimilarity(GPT1ForSequenceClassification):
+    """Similarity: `[start] A [delim] B [extract]` and `[start] B [delim] A [extract]` both go through the decoder
+    (input_ids `[batch, 2, length]`); their extract states are added element-wise before the linear layer, so the
+    prediction does not depend on the order of the pair. Classification, or regression when `num_labels == 1`."""
+
+    n_sequences = 2
+    needs_sequence_dim = True
+
+
+class GPT1ForMultipleChoice(GPT1TaskHeadModel):
+    """Multiple choice: one `[start] context [delim] answer_k [extract]` sequence per answer (input_ids
+    `[batch, n_choices, length]`), one scalar score each, softmax cross-entropy over the answers.
+
+    As in the released code, classifier dropout uses one mask per example shared by all of its answers, so that the
+    answers are compared on the same features."""
+
+    output_class = MultipleChoiceModelOutput
+    needs_sequence_dim = True
+
+    def __init__(self, config: GPT1Config):
+        super().__init__(config)
+        self.classifier = nn.Linear(config.n_embd, 1)
+        self.post_init()
+
+    def score(self, extract_states):
+        shared_mask = self.dropout(extract_states.new_ones(extract_states[:, :1].shape))
+        return self.classifier(extract_states * shared_mask).squeeze(-1)
+
+    @property
+    def is_regression(self) -> bool:
+        return False

@@ -70,7 +70,7 @@ def similarity(a: list[int], b: list[int], special: SpecialTokenIds, max_length:
     The sentences have no inherent order, so the model reads both and adds the two extract states. They are
     truncated once, so both orderings hold the same tokens.
     """
-    a, b = _truncate([a, b], special, max_length, truncation)
+    a, b = _truncate([a, b], max_length, truncation)
     return [_join([a, b], special), _join([b, a], special)]
 
 
@@ -83,7 +83,7 @@ def multiple_choice(context: list[int], answers: Sequence[list[int]], special: S
 
 
 def _layout(segments, special, max_length, truncation):
-    return _join(_truncate(segments, special, max_length, truncation), special)
+    return _join(_truncate(segments, max_length, truncation), special)
 
 
 def _join(segments: list[list[int]], special: SpecialTokenIds) -> list[int]:
@@ -96,7 +96,7 @@ def _join(segments: list[list[int]], special: SpecialTokenIds) -> list[int]:
     return ids
 
 
-def _truncate(segments, special, max_length, truncation) -> list[list[int]]:
+def _truncate(segments, max_length, truncation) -> list[list[int]]:
     """Cut segment ends so that the segments and their ``len(segments) + 1`` special tokens fit `max_length`."""
     for segment in segments:
         if isinstance(segment, str):
@@ -133,6 +133,7 @@ def _longest_first(first: list[int], second: list[int], budget: int):
     return first[: len(first) - cut_first], second[: len(second) - cut_second]
 
 
+# The families whose text fields are, in order, the arguments of their layout function.
 _SEQUENCE_LAYOUTS = {"classification": classification, "entailment": entailment, "similarity": similarity}
 
 

@@ -1,0 +1,151 @@
+"""The auxiliary language-modelling objective of fine-tuning: L3 = L2 + lambda * L1 (GPT-1, section 3.2).
+
+`GPT1WithAuxiliaryLM` wraps any task head. One decoder pass gives the hidden states from which both the task logits
+(at the extract token) and the next-token logits (through the tied token embedding) are computed. The wrapper owns
+exactly the head's parameters under the head's own names, so Trainer checkpoints, `save_pretrained` and resuming all
+see a plain task-head checkpoint.
+"""
+
+from dataclasses import dataclass
+
+import torch
+from torch.nn import functional as F
+from transformers import TrainerCallback
+from transformers.modeling_outputs import ModelOutput
+
+from .modeling_gpt1 import GPT1PreTrainedModel, GPT1TaskHeadModel
+
+PAPER_AUX_LM_COEF = 0.5
+
+
+@dataclass
+class AuxiliaryLMOutput(ModelOutput):
+    """Task outputs plus the two parts of the loss (`loss = task_loss + aux_lm_coef * lm_loss`)."""
+
+    loss: torch.Tensor | None = None
+    logits: torch.Tensor | None = None
+    task_loss: torch.Tensor | None = None
+    lm_loss: torch.Tensor | None = None
+
+
+def sequence_lm_loss(lm_logits: torch.Tensor, lm_labels: torch.Tensor) -> torch.Tensor:
+    """Next-token cross-entropy averaged per sequence over its non-ignored targets, then over the sequences, as the
+    released fine-tuning code does (so short and long sequences weigh the same). `lm_labels` use -100 to ignore."""
+    logits, targets = lm_logits[:, :-1], lm_labels[:, 1:]
+    token_losses = F.cross_entropy(logits.transpose(1, 2).float(), targets, ignore_index=-100, reduction="none")
+    counts = (targets != -100).sum(dim=1)
+    per_sequence = token_losses.sum(dim=1) / counts.clamp(min=1)
+    return per_sequence[counts > 0].mean() if bool((counts > 0).any()) else per_sequence.sum() * 0.0
+
+
+class GPT1WithAuxiliaryLM(GPT1PreTrainedModel):
+    """Fine-tune a GPT-1 task head with the auxiliary LM loss: `loss = task_loss + aux_lm_coef * lm_loss`.
+
+    Args:
+        head: a `GPT1ForSequenceClassification`, `GPT1ForSimilarity` or `GPT1ForMultipleChoice` (any
+            `GPT1TaskHeadModel`).
+        aux_lm_coef: lambda; 0.5 in the paper, 0 gives the plain head's loss.
+
+    The batch may carry `lm_labels` (the collators make them: input ids with padding set to -100); without them the
+    targets are the input ids where `attention_mask` is 1. `save_pretrained` writes the wrapped head's checkpoint.
+    Add `AuxiliaryLossCallback` to a Trainer to log the two parts of the loss.
+    """
+
+    def __init__(self, head: GPT1TaskHeadModel, aux_lm_coef: float = PAPER_AUX_LM_COEF):
+        if not isinstance(head, GPT1TaskHeadModel):
+            raise TypeError(f"GPT1WithAuxiliaryLM wraps a GPT-1 task head, got {type(head).__name__}")
+        if aux_lm_coef < 0:
+            raise ValueError(f"aux_lm_coef must be >= 0, got {aux_lm_coef}")
+        super().__init__(head.config)
+        # Share the head's modules under their own names: same parameters, same state-dict keys.
+        for name, module in head.named_children():
+            self.add_module(name, module)
+        object.__setattr__(self, "head", head)  # a plain reference, not a submodule
+        self.aux_lm_coef = aux_lm_coef
+        self.main_input_name = head.main_input_name
+        self._loss_sums = {"task_loss": 0.0, "lm_loss": 0.0}
+        self._loss_steps = 0
+
+    def train(self, mode: bool = True):
+        self.head.training = mode  # the children are shared; keep the head's own flag in step
+        return super().train(mode)
+
+    def forward(self, input_ids=None, attention_mask=None, labels=None, lm_labels=None, position_ids=None, **kwargs):
+        head = self.head
+        outputs = self.transformer(
+            **head.flatten_inputs(input_ids, attention_mask, position_ids), use_cache=False, return_dict=True, **kwargs
+        )
+        hidden_states = outputs.last_hidden_state
+        logits = head.score(head.extract_states(hidden_states, input_ids))
+
+        task_loss = head.task_loss(logits, labels) if labels is not None else None
+        lm_loss = None
+        if self.aux_lm_coef > 0 and (labels is not None or lm_labels is not None):
+            lm_labels = self._lm_targets(input_ids, attention_mask, lm_labels)
+            lm_logits = F.linear(hidden_states, self.transformer.wte.weight)
+            lm_loss = sequence_lm_loss(lm_logits, lm_labels)
+
+        loss = None
+        if task_loss is not None:
+            loss = task_loss if lm_loss is None else task_loss + self.aux_lm_coef * lm_loss
+            if self.training:
+                self._record(task_loss, lm_loss)
+        return AuxiliaryLMOutput(loss=loss, logits=logits, task_loss=task_loss, lm_loss=lm_loss)
+
+    @staticmethod
+    def _lm_targets(input_ids, attention_mask, lm_labels):
+        if lm_labels is None:
+            lm_labels = input_ids if attention_mask is None else input_ids.masked_fill(attention_mask == 0, -100)
+        if lm_labels.shape != input_ids.shape:
+            raise ValueError(f"lm_labels has shape {tuple(lm_labels.shape)} but input_ids has {tuple(input_ids.shape)}")
+        return lm_labels.reshape(-1, lm_labels.shape[-1])
+
+    def _record(self, task_loss, lm_loss):
+        self._loss_sums["task_loss"] += task_loss.detach()
+        self._loss_sums["lm_loss"] += lm_loss.detach() if lm_loss is not None else 0.0
+        self._loss_steps += 1
+
+    def pop_loss_parts(self) -> dict[str, float]:
+        """Mean task and LM losses of the training forwards since the last call (empty if there were none)."""
+        if self._loss_steps == 0:
+            return {}
+        parts = {name: float(total) / self._loss_steps for name, total in self._loss_sums.items()}
+        self._loss_sums = {"task_loss": 0.0, "lm_loss": 0.0}
+        self._loss_steps = 0
+        return parts
+
+    def save_pretrained(self, save_directory, *args, **kwargs):
+        """Save the wrapped head as a normal checkpoint (its class, config and weights)."""
+        return self.head.save_pretrained(save_directory, *args, **kwargs)
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path, *args, head_class=None, aux_lm_coef=PAPER_AUX_LM_COEF, **kwargs):
+        """Load a task head (`head_class`, default `GPT1ForSequenceClassification`) and wrap it."""
+        from .modeling_gpt1 import GPT1ForSequenceClassification
+
+        head_class = head_class or GPT1ForSequenceClassification
+        return cls(head_class.from_pretrained(pretrained_model_name_or_path, *args, **kwargs), aux_lm_coef=aux_lm_coef)
+
+
+class AuxiliaryLossCallback(TrainerCallback):
+    """Adds the mean `task_loss` and `lm_loss` since the previous log to every Trainer training log.
+
+    Trainer calls callbacks in order, so pass it with `callbacks=[AuxiliaryLossCallback()]` to have the parts in
+    `trainer.state.log_history` and in later loggers; `add_auxiliary_loss_logging(trainer)` puts it first so that
+    every logger (console, TensorBoard) sees them."""
+
+    def on_log(self, args, state, control, model=None, logs=None, **kwargs):
+        wrapper = getattr(model, "module", model)  # DDP keeps the model in `.module`
+        if not isinstance(wrapper, GPT1WithAuxiliaryLM) or logs is None or "loss" not in logs:
+            return
+        parts = wrapper.pop_loss_parts()
+        logs.update(parts)
+        if state.log_history and state.log_history[-1].get("step") == state.global_step:
+            state.log_history[-1].update(parts)
+
+
+def add_auxiliary_loss_logging(trainer) -> AuxiliaryLossCallback:
+    """Register an `AuxiliaryLossCallback` ahead of the Trainer's loggers."""
+    callback = AuxiliaryLossCallback()
+    trainer.callback_handler.callbacks.insert(0, callback)
+    return callback

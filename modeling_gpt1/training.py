@@ -1,0 +1,46 @@
+"""The paper's optimisation settings as ready `TrainingArguments` values.
+
+Weight decay: Trainer already decays every parameter except biases and LayerNorm gains, which is GPT-1's "all non
+bias or gain weights" (the embeddings included), so no custom optimizer is needed.
+"""
+
+from transformers import TrainingArguments
+
+# Section 4.1, "Fine-tuning details": lr 6.25e-5, batch 32, 3 epochs, linear schedule with warm-up over 0.2% of
+# training, L2 weight decay 0.01, gradient clipping 1 (from the released code), Adam defaults otherwise.
+FINETUNING_DEFAULTS = {
+    "learning_rate": 6.25e-5,
+    "per_device_train_batch_size": 32,
+    "num_train_epochs": 3,
+    "lr_scheduler_type": "linear",
+    "warmup_steps": 0.002,  # a float below 1 is a fraction of the training steps
+    "weight_decay": 0.01,
+    "max_grad_norm": 1.0,
+}
+
+# Section 4.1, "Model specifications": Adam with max lr 2.5e-4, linear warm-up over 2,000 updates then cosine
+# annealing to 0, minibatches of 64 contiguous 512-token windows, weight decay 0.01, clipping 1.
+PRETRAINING_DEFAULTS = {
+    "learning_rate": 2.5e-4,
+    "per_device_train_batch_size": 64,
+    "lr_scheduler_type": "cosine",
+    "warmup_steps": 2000,
+    "weight_decay": 0.01,
+    "max_grad_norm": 1.0,
+}
+
+
+def finetuning_args(output_dir: str, **overrides) -> TrainingArguments:
+    """`TrainingArguments` with the paper's fine-tuning hyperparameters; keyword arguments override them."""
+    return TrainingArguments(output_dir=output_dir, **{**FINETUNING_DEFAULTS, **overrides})
+
+
+def pretraining_args(output_dir: str, **overrides) -> TrainingArguments:
+    """`TrainingArguments` with the paper's pre-training hyperparameters; keyword arguments override them."""
+    return TrainingArguments(output_dir=output_dir, **{**PRETRAINING_DEFAULTS, **overrides})
+
+
+def decay_parameter_names(model) -> list[str]:
+    """The parameters GPT-1 decays: tensors of rank > 1 (weight matrices and embeddings), not biases or gains.
+    Trainer's own split (`Trainer.get_decay_parameter_names`) gives the same set for GPT-1 models."""
+    return [name for name, parameter in model.named_parameters() if parameter.dim() > 1]
