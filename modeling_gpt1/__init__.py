@@ -20,6 +20,7 @@ from .modeling_gpt1 import (
     GPT1PreTrainedModel,
     GPT1TaskHeadModel,
 )
+from .tokenization_gpt1 import GPT1Tokenizer, add_gpt1_special_tokens, train_gpt1_tokenizer
 from .training import finetuning_args, pretraining_args
 from .transforms import FAMILIES, InputTransform, SpecialTokenIds
 
@@ -50,6 +51,9 @@ __all__ = [
     "GPT1ForSequenceClassification",
     "GPT1ForSimilarity",
     "GPT1ForMultipleChoice",
+    "GPT1Tokenizer",
+    "add_gpt1_special_tokens",
+    "train_gpt1_tokenizer",
     "GPT1WithAuxiliaryLM",
     "AuxiliaryLossCallback",
     "add_auxiliary_loss_logging",

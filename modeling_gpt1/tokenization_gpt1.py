@@ -1,0 +1,419 @@
+"""GPT-1's tokenizer: lower-cased BPE over words that end in `</w>`, plus the special tokens of GPT's input
+transformations (`_start_`, `_delimiter_`, `_classify_`) and a padding token.
+
+The whole pipeline lives in one `tokenizers.Tokenizer`, so `save_pretrained` writes it to `tokenizer.json` and it
+loads back identically, with or without this package (`trust_remote_code=True`). This module imports only the
+standard library, `tokenizers`, `transformers` and the configuration, so that it can travel next to saved files.
+
+Command line (trains a tokenizer and saves it):
+
+    python -m modeling_gpt1.tokenization_gpt1 --files a.txt b.txt --vocab_size 40478 --output_dir tokenizer/
+    python -m modeling_gpt1.tokenization_gpt1 --dataset NAME --dataset_config C --text_column text --output_dir tok/
+"""
+
+import argparse
+import functools
+import importlib.util
+import json
+import os
+import re
+from collections.abc import Iterable
+
+from tokenizers import AddedToken, Regex, Tokenizer, decoders, normalizers, pre_tokenizers, processors
+from tokenizers.models import BPE
+from tokenizers.trainers import BpeTrainer
+from transformers import AutoTokenizer, PreTrainedTokenizerFast
+from transformers.utils import logging
+
+from .configuration_gpt1 import GPT1Config
+
+
+logger = logging.get_logger(__name__)
+
+START_TOKEN = "_start_"
+DELIMITER_TOKEN = "_delimiter_"
+EXTRACT_TOKEN = "_classify_"
+PAD_TOKEN = "<pad>"
+UNK_TOKEN = "<unk>"
+END_OF_WORD = "</w>"
+
+# Fine-tuning appends these after the BPE vocabulary, in this order (40478..40481 for the released vocabulary).
+GPT1_SPECIAL_TOKENS = {
+    "start_token": START_TOKEN,
+    "delimiter_token": DELIMITER_TOKEN,
+    "extract_token": EXTRACT_TOKEN,
+    "pad_token": PAD_TOKEN,
+}
+
+TASK_TEMPLATES = ("classification",)
+
+# OpenAI's `text_standardize` isolates runs of these characters before spaCy sees the text.
+_PUNCTUATION_RUNS = r"""-+|~+|!+|"+|;+|\?+|\++|,+|\)+|\(+|\\+|/+|\*+|\[+|\]+|\}+|\{+|\|+|_+"""
+_WORD_CHAR = r"[\p{L}\p{M}\p{N}]"
+# One match per word, as spaCy's English tokenizer splits after that standardisation: newlines are tokens,
+# contractions split off ("do n't", "it 's"), abbreviations ("u.s.") and numbers ("3.5") stay whole.
+_WORD_PATTERN = (
+    r"\n"
+    rf"|{_WORD_CHAR}+(?=n't(?!{_WORD_CHAR}))|n't(?!{_WORD_CHAR})"
+    rf"|'(?:s|m|d|ll|re|ve)(?!{_WORD_CHAR})"
+    r"|(?:\p{L}\.){2,}"
+    r"|\p{N}+(?:[.,:]\p{N}+)*"
+    rf"|{_WORD_CHAR}+"
+    rf"|\.{{2,}}|{_PUNCTUATION_RUNS}"
+    rf"|[^\s\p{{L}}\p{{M}}\p{{N}}]"
+)
+
+
+def _gpt1_normalizer() -> normalizers.Normalizer:
+    """OpenAI's standardisation of dashes, ellipses and accents, NFKC, newline runs collapsed, then lower case."""
+    replacements = [("\u2014", "-"), ("\u2013", "-"), ("\u2015", "-"), ("\u2026", "..."), ("\u00b4", "'")]
+    return normalizers.Sequence(
+        [normalizers.Replace(old, new) for old, new in replacements]
+        + [normalizers.NFKC(), normalizers.Replace(Regex(r"\s*\n\s*"), "\n"), normalizers.Lowercase()]
+    )
+
+
+def _gpt1_decoder(special_tokens: Iterable[str]) -> decoders.Decoder:
+    """`</w>` becomes a space; special tokens, which carry no `</w>`, get one so they do not stick to the next word."""
+    spaced = [decoders.Replace(Regex(f"^{re.escape(token)}$"), token + END_OF_WORD) for token in special_tokens]
+    return decoders.Sequence([*spaced, decoders.BPEDecoder(suffix=END_OF_WORD)])
+
+
+def _gpt1_backend(vocab: dict[str, int], merges: list[tuple[str, str]], unk_token: str | None) -> Tokenizer:
+    """A BPE model with GPT-1's normalizer and word split around it (the decoder is set by `GPT1Tokenizer`)."""
+    # `tokenizers` crashes (a Rust panic) on a merge whose result is missing: check them all first.
+    for rank, pair in enumerate(merges, start=1):
+        if len(pair) != 2:
+            raise ValueError(f"merge {rank} {pair!r}: expected two symbols")
+        for token in (*pair, pair[0] + pair[1]):
+            if token not in vocab:
+                raise ValueError(f"merge {rank} {' '.join(pair)!r}: {token!r} is not in the vocabulary")
+    if vocab and unk_token is not None and unk_token not in vocab:
+        raise ValueError(f"unk_token {unk_token!r} is not in the vocabulary")
+    backend = Tokenizer(
+        BPE(vocab=vocab, merges=merges, unk_token=unk_token, end_of_word_suffix=END_OF_WORD, fuse_unk=False)
+    )
+    backend.normalizer = _gpt1_normalizer()
+    backend.pre_tokenizer = pre_tokenizers.Split(Regex(_WORD_PATTERN), behavior="removed", invert=True)
+    return backend
+
+
+def add_gpt1_special_tokens(tokenizer) -> int:
+    """Give a Transformers tokenizer the tokens it lacks among `_start_`, `_delimiter_`, `_classify_` and a pad token.
+
+    They are added in that order and become attributes (`tokenizer.start_token_id`, ...). Returns the number of new
+    ids: when it is not 0, call `model.resize_token_embeddings(len(tokenizer))`.
+    """
+    missing = {name: token for name, token in GPT1_SPECIAL_TOKENS.items() if getattr(tokenizer, name, None) is None}
+    if not missing:
+        return 0
+    unnamed = {name: token for name, token in missing.items() if name not in tokenizer.SPECIAL_TOKENS_ATTRIBUTES}
+    if unnamed:
+        # Transformers' own mechanism for model-specific special tokens: the names become attributes and are saved.
+        tokenizer._set_model_specific_special_tokens(unnamed)
+    added = tokenizer.add_special_tokens(missing)
+    if isinstance(tokenizer, GPT1Tokenizer):
+        tokenizer.update_post_processor()
+    return added
+
+
+class GPT1Tokenizer(PreTrainedTokenizerFast):
+    """GPT-1's BPE tokenizer (Radford et al., 2018), backed by the `tokenizers` library.
+
+    Text is standardised as in OpenAI's release (dashes, ellipses), NFKC-normalised and lower-cased, split into words
+    close to spaCy's English tokenizer, and each word is BPE-encoded with `</w>` marking its end. `decode` joins the
+    words with spaces.
+
+    Args:
+        vocab: token -> id of the BPE model; `None` gives an empty vocabulary holding only `unk_token`.
+        merges: the BPE merges, best first, as `(left, right)` pairs or `"left right"` strings.
+        unk_token: token for pieces outside the vocabulary. `None` maps them to id 0 instead, as OpenAI's encoder
+            does with its vocabulary, which has no unknown token.
+        pad_token, start_token, delimiter_token, extract_token: GPT-1's special tokens, appended after the vocabulary
+            in the order start, delimiter, extract, pad when the vocabulary lacks them.
+        task_template: `None` (plain text, for language modelling) or `"classification"`, which makes the tokenizer
+            itself write GPT's layout: `_start_ A _classify_` for one text, `_start_ A _delimiter_ B _classify_` for
+            a pair. Saved in `tokenizer_config.json`; change it with `set_task_template`.
+    """
+
+    vocab_files_names = {"tokenizer_file": "tokenizer.json"}
+    model_input_names = ["input_ids", "attention_mask"]
+    model = BPE
+    SPECIAL_TOKENS_ATTRIBUTES = [
+        *PreTrainedTokenizerFast.SPECIAL_TOKENS_ATTRIBUTES,
+        "start_token",
+        "delimiter_token",
+        "extract_token",
+    ]
+
+    def __init__(
+        self,
+        vocab: dict[str, int] | None = None,
+        merges: list[tuple[str, str]] | list[str] | None = None,
+        unk_token: str | None = UNK_TOKEN,
+        pad_token: str | None = PAD_TOKEN,
+        start_token: str | None = START_TOKEN,
+        delimiter_token: str | None = DELIMITER_TOKEN,
+        extract_token: str | None = EXTRACT_TOKEN,
+        task_template: str | None = None,
+        **kwargs,
+    ):
+        _check_task_template(task_template)
+        kwargs.setdefault("model_max_length", 512)  # GPT-1's context, so truncation=True cuts where the model must
+        tokenizer_object = kwargs.pop("tokenizer_object", None)
+        tokenizer_file = kwargs.pop("tokenizer_file", None)
+        if tokenizer_object is not None:
+            backend = Tokenizer.from_str(tokenizer_object.to_str())  # a copy: the caller's object stays untouched
+        elif tokenizer_file is not None:
+            backend = Tokenizer.from_file(str(tokenizer_file))
+        else:
+            vocab = vocab if vocab is not None else {unk_token or UNK_TOKEN: 0}
+            merges = [tuple(merge.split(" ")) if isinstance(merge, str) else tuple(merge) for merge in merges or []]
+            # Without an unknown token, pieces outside the vocabulary get the lowest id (0), as in OpenAI's encoder.
+            model_unk = min(vocab, key=vocab.get) if unk_token is None and vocab else unk_token
+            backend = _gpt1_backend(vocab, merges, model_unk)
+
+        special = [str(t) for t in (start_token, delimiter_token, extract_token, pad_token) if t is not None]
+        backend.add_special_tokens([AddedToken(token, special=True, normalized=False) for token in special])
+        backend.decoder = _gpt1_decoder(special if unk_token is None else [*special, str(unk_token)])
+        self._tokenizer = backend
+        self.task_template = task_template
+
+        super().__init__(
+            unk_token=unk_token,
+            pad_token=pad_token,
+            start_token=start_token,
+            delimiter_token=delimiter_token,
+            extract_token=extract_token,
+            task_template=task_template,
+            **kwargs,
+        )
+        self.update_post_processor()
+
+    @classmethod
+    def convert_to_native_format(cls, trust_remote_code=False, **kwargs):
+        # A GPT1Tokenizer's tokenizer.json holds its whole pipeline and added tokens: load it as saved instead of
+        # letting the base class rebuild the tokenizer from the bare vocabulary and merges.
+        return super().convert_to_native_format(trust_remote_code=True, **kwargs)
+
+    def set_task_template(self, task_template: str | None) -> None:
+        """Switch what `add_special_tokens=True` writes: nothing (`None`) or GPT's `"classification"` layout."""
+        _check_task_template(task_template)
+        self.task_template = task_template
+        self.update_post_processor()
+
+    def update_post_processor(self) -> None:
+        """Set the backend's post-processor from `task_template` (the base class calls this after loading)."""
+        if getattr(self, "task_template", None) is None:
+            self._tokenizer.post_processor = processors.TemplateProcessing(single="$A", pair="$A $B:1")
+            return
+        start, delimiter, extract = self.start_token, self.delimiter_token, self.extract_token
+        if None in (start, delimiter, extract):
+            raise ValueError(f"task_template={self.task_template!r} needs start, delimiter and extract tokens")
+        self._tokenizer.post_processor = processors.TemplateProcessing(
+            single=f"{start} $A {extract}",
+            pair=f"{start} $A {delimiter} $B:1 {extract}:1",
+            special_tokens=[(token, self.convert_tokens_to_ids(token)) for token in (start, delimiter, extract)],
+        )
+
+    add_gpt1_special_tokens = staticmethod(add_gpt1_special_tokens)
+
+    @classmethod
+    def from_original_files(cls, encoder_json: str | os.PathLike, bpe_merges: str | os.PathLike, **kwargs):
+        """Load OpenAI's released vocabulary: `encoder_bpe_40000.json` (token -> id) and `vocab_40000.bpe` (a version
+        line, then one merge per line, best first). Every word gets the ids these files define.
+
+        The special tokens follow the vocabulary: `_start_`, `_delimiter_`, `_classify_` at `len(encoder)`, +1, +2
+        (40478, 40479, 40480 for the release) and `<pad>` after them. `<unk>` is the unknown token when the encoder
+        has it; otherwise pieces outside the vocabulary get id 0, as in OpenAI's `TextEncoder`, and `unk_token` is
+        `None`.
+        Other keyword arguments go to `GPT1Tokenizer` (e.g. `task_template`).
+        """
+        return cls._from_vocab_and_merges_files(encoder_json, bpe_merges, **kwargs)
+
+    @classmethod
+    def from_openai_gpt_files(cls, vocab_json: str | os.PathLike, merges_txt: str | os.PathLike, **kwargs):
+        """Load Transformers' `openai-gpt` vocabulary (`vocab.json`, and `merges.txt` with a `#version` line first),
+        with the same id rules as `from_original_files`."""
+        return cls._from_vocab_and_merges_files(vocab_json, merges_txt, **kwargs)
+
+    @classmethod
+    def _from_vocab_and_merges_files(cls, vocab_path, merges_path, **kwargs):
+        vocab, merges = _read_vocab(vocab_path), _read_merges(merges_path)
+        unk_token = kwargs.pop("unk_token", UNK_TOKEN)
+        tokenizer = cls(vocab=vocab, merges=merges, unk_token=unk_token if unk_token in vocab else None, **kwargs)
+        _warn_about_original_preprocessing()
+        return tokenizer
+
+
+def _check_task_template(task_template: str | None) -> None:
+    if task_template is not None and task_template not in TASK_TEMPLATES:
+        raise ValueError(f"Unknown task_template {task_template!r}: use None or one of {TASK_TEMPLATES}")
+
+
+def _read_vocab(path: str | os.PathLike) -> dict[str, int]:
+    """A JSON token -> id map whose ids are exactly 0..n-1, so that the special tokens can follow it."""
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"Vocabulary file not found: {path}")
+    with open(path, encoding="utf-8") as handle:
+        try:
+            vocab = json.load(handle)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"Vocabulary file {path} is not valid JSON: {error}") from error
+    if not isinstance(vocab, dict) or not all(isinstance(i, int) and not isinstance(i, bool) for i in vocab.values()):
+        raise ValueError(f"Vocabulary file {path} must map tokens to integer ids")
+    if not vocab:
+        raise ValueError(f"Vocabulary file {path} is empty")
+    if sorted(vocab.values()) != list(range(len(vocab))):
+        raise ValueError(f"Vocabulary file {path}: ids must be 0..{len(vocab) - 1}, each used once")
+    return vocab
+
+
+def _read_merges(path: str | os.PathLike) -> list[tuple[str, str]]:
+    """The merges after the `#version` line, one pair of symbols a line, best first."""
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"Merges file not found: {path}")
+    with open(path, encoding="utf-8") as handle:
+        lines = handle.read().split("\n")
+    if not lines[0].startswith("#"):
+        raise ValueError(f"Merges file {path} must start with a '#version' line, got {lines[0]!r}")
+    merges = []
+    for number, line in enumerate(lines[1:], start=2):
+        if not line.strip():
+            continue
+        pair = tuple(line.split())
+        if len(pair) != 2:
+            raise ValueError(f"Merges file {path}, line {number}: expected two symbols, got {line!r}")
+        merges.append(pair)
+    return merges
+
+
+@functools.cache
+def _warn_about_original_preprocessing() -> None:
+    """Say once per process how the text is prepared, since OpenAI's ftfy + spaCy pipeline is not reproduced."""
+    missing = [name for name in ("ftfy", "spacy") if importlib.util.find_spec(name) is None]
+    reason = f"{' and '.join(missing)} not installed" if missing else "ftfy and spaCy cannot run inside tokenizer.json"
+    logger.warning(
+        f"GPT-1's original pre-processing used ftfy.fix_text and spaCy's English tokenizer ({reason}). "
+        "GPT1Tokenizer uses instead: OpenAI's dash/ellipsis standardisation, NFKC, lower case and a regex word split "
+        "modelled on spaCy's (contractions, punctuation runs). Each word gets the ids of the vocabulary, but some "
+        "texts may split into different words than in the original pipeline."
+    )
+
+
+def train_gpt1_tokenizer(
+    files_or_iterator: str | os.PathLike | list[str | os.PathLike] | Iterable[str] | Iterable[list[str]],
+    vocab_size: int = 40478,
+    min_frequency: int = 2,
+    show_progress: bool = True,
+    limit_alphabet: int | None = None,
+    length: int | None = None,
+    task_template: str | None = None,
+) -> GPT1Tokenizer:
+    """Train GPT-1's BPE with `tokenizers`' `BpeTrainer`.
+
+    Args:
+        files_or_iterator: a text file, a list of text files, or any other iterable of strings or of lists of
+            strings (e.g. `(batch["text"] for batch in dataset.iter(batch_size=1000))`). A list is read as file paths;
+            wrap a list of texts in `iter(...)`.
+        vocab_size: size of the BPE vocabulary: `<unk>` (id 0), the alphabet and the merges. The paper's 40,478 is
+            40,000 merges plus 478 symbols. The four special tokens come after it: `len(tokenizer) == vocab_size + 4`
+            when the corpus is large enough to reach `vocab_size` (the alphabet is always kept whole).
+        min_frequency: pairs seen fewer times are never merged.
+        show_progress: show the trainer's progress bars.
+        limit_alphabet: keep at most this many initial characters (the rarest become `<unk>`).
+        length: number of items in the iterator, for the progress bar.
+        task_template: passed to `GPT1Tokenizer`.
+    """
+    _check_task_template(task_template)
+    for name, value, minimum in (("vocab_size", vocab_size, 1), ("min_frequency", min_frequency, 0)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+            raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    limit = {} if limit_alphabet is None else {"limit_alphabet": limit_alphabet}
+    trainer = BpeTrainer(
+        vocab_size=vocab_size,
+        min_frequency=min_frequency,
+        show_progress=show_progress,
+        special_tokens=[UNK_TOKEN],
+        end_of_word_suffix=END_OF_WORD,
+        **limit,
+    )
+    backend = _gpt1_backend({}, [], unk_token=UNK_TOKEN)
+    if isinstance(files_or_iterator, (str, os.PathLike, list, tuple)):
+        files = [files_or_iterator] if isinstance(files_or_iterator, (str, os.PathLike)) else list(files_or_iterator)
+        for path in files:
+            if not isinstance(path, (str, os.PathLike)) or not os.path.isfile(path):
+                raise FileNotFoundError(f"Training file not found: {path!r} (to train on texts, pass iter(texts))")
+        if not files:
+            raise ValueError("No training files given")
+        backend.train([os.fspath(path) for path in files], trainer=trainer)
+    elif isinstance(files_or_iterator, Iterable):
+        backend.train_from_iterator(files_or_iterator, trainer=trainer, length=length)
+    else:
+        raise TypeError(f"Expected file paths or an iterable of texts, got {type(files_or_iterator).__name__}")
+    return GPT1Tokenizer(tokenizer_object=backend, task_template=task_template)
+
+
+def main(argv: list[str] | None = None) -> GPT1Tokenizer:
+    """Command line: train GPT-1's tokenizer on text files or a `datasets` data set and save it to `--output_dir`."""
+    parser = argparse.ArgumentParser(prog="python -m modeling_gpt1.tokenization_gpt1", description=main.__doc__)
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--files", nargs="+", help="plain-text training files")
+    source.add_argument("--dataset", help="a data set name or path for datasets.load_dataset")
+    parser.add_argument("--dataset_config", default=None, help="configuration name of --dataset")
+    parser.add_argument("--split", default="train", help="split of --dataset (default: train)")
+    parser.add_argument("--text_column", default="text", help="column of --dataset holding the text (default: text)")
+    parser.add_argument("--vocab_size", type=int, default=40478, help="BPE vocabulary size before special tokens")
+    parser.add_argument("--min_frequency", type=int, default=2, help="smallest count of a pair that gets merged")
+    parser.add_argument("--limit_alphabet", type=int, default=None, help="keep at most this many characters")
+    parser.add_argument("--task_template", choices=TASK_TEMPLATES, default=None, help="saved with the tokenizer")
+    parser.add_argument("--output_dir", required=True, help="where save_pretrained writes the tokenizer")
+    parser.add_argument("--no_progress", action="store_true", help="hide the progress bars")
+    args = parser.parse_args(argv)
+
+    if args.files:
+        texts, length = args.files, None
+    else:
+        texts, length = _dataset_texts(args.dataset, args.dataset_config, args.split, args.text_column)
+    tokenizer = train_gpt1_tokenizer(
+        texts,
+        vocab_size=args.vocab_size,
+        min_frequency=args.min_frequency,
+        show_progress=not args.no_progress,
+        limit_alphabet=args.limit_alphabet,
+        length=length,
+        task_template=args.task_template,
+    )
+    tokenizer.save_pretrained(args.output_dir)
+    print(f"Saved a GPT1Tokenizer with {len(tokenizer)} tokens to {args.output_dir}")
+    return tokenizer
+
+
+def _dataset_texts(name: str, config: str | None, split: str, column: str, batch_size: int = 1000):
+    """Batches of texts from one column of a `datasets` split, and the number of texts."""
+    try:
+        from datasets import load_dataset
+    except ImportError as error:
+        raise ImportError("--dataset needs the `datasets` package (pip install datasets)") from error
+    dataset = load_dataset(name, config, split=split)
+    if column not in dataset.column_names:
+        raise ValueError(f"Column {column!r} not in {name} ({split}); columns: {dataset.column_names}")
+    batches = (batch[column] for batch in dataset.select_columns([column]).iter(batch_size=batch_size))
+    return batches, len(dataset)
+
+
+def register() -> None:
+    """Make `AutoTokenizer` resolve GPT1Config to GPT1Tokenizer, and saved folders carry an `auto_map`."""
+    AutoTokenizer.register(GPT1Config, fast_tokenizer_class=GPT1Tokenizer, exist_ok=True)
+    GPT1Tokenizer.register_for_auto_class("AutoTokenizer")
+
+
+register()
+
+__all__ = ["GPT1Tokenizer", "add_gpt1_special_tokens", "train_gpt1_tokenizer", "main", "register"]
+
+
+if __name__ == "__main__":
+    # `python -m` runs this file as `__main__`: train with the package's copy of the module instead, so that saved
+    # folders name `tokenization_gpt1.GPT1Tokenizer` in their `auto_map`, not `__main__.GPT1Tokenizer`.
+    importlib.import_module(__spec__.name).main()

@@ -1,0 +1,346 @@
+"""GPT1Tokenizer: training, the GPT-1 text pipeline, special tokens, task templates, saving, and the vocabularies of
+OpenAI's release and of Transformers' `openai-gpt`, rebuilt in miniature here."""
+
+import csv
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from tokenizers import Tokenizer
+from tokenizers.models import WordLevel
+from tokenizers.pre_tokenizers import WhitespaceSplit
+from transformers import AutoTokenizer, PreTrainedTokenizerFast
+
+import modeling_gpt1.tokenization_gpt1 as tokenization_gpt1
+from modeling_gpt1.tokenization_gpt1 import GPT1Tokenizer, add_gpt1_special_tokens, main, train_gpt1_tokenizer
+
+
+CORPUS = [
+    "The quick brown fox jumps over the lazy dog.",
+    "I don't think the dog minds; it's a lazy dog!",
+    "Lower, lowest, newer and newest: the fox was quicker than the dog.",
+    "She said \"hello\" to the fox (and the dog) at 3.5 o'clock...",
+]
+SPECIAL = ["_start_", "_delimiter_", "_classify_", "<pad>"]
+
+
+@pytest.fixture(scope="module")
+def corpus_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("corpus") / "corpus.txt"
+    path.write_text("\n".join(CORPUS * 20) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def tokenizer(corpus_file):
+    return train_gpt1_tokenizer(str(corpus_file), vocab_size=150, min_frequency=2, show_progress=False)
+
+
+# --- training and the text pipeline -------------------------------------------------------------------------------
+
+
+def test_training_gives_unk_first_and_special_tokens_after_the_bpe_vocabulary(tokenizer):
+    assert tokenizer.unk_token == "<unk>" and tokenizer.unk_token_id == 0
+    base = tokenizer.vocab_size
+    assert len(tokenizer) == base + 4
+    ids = [tokenizer.start_token_id, tokenizer.delimiter_token_id, tokenizer.extract_token_id, tokenizer.pad_token_id]
+    assert ids == list(range(base, base + 4))
+    assert [tokenizer.start_token, tokenizer.delimiter_token, tokenizer.extract_token, tokenizer.pad_token] == SPECIAL
+    assert all(token.endswith("</w>") for token in tokenizer.tokenize("quick brown fox"))
+
+
+def test_training_reaches_vocab_size_on_enough_text(corpus_file):
+    tokenizer = train_gpt1_tokenizer([corpus_file], vocab_size=100, min_frequency=1, show_progress=False)
+    assert tokenizer.vocab_size == 100 and len(tokenizer) == 104
+
+
+def test_training_from_an_iterator_of_batches_sees_the_same_text_as_the_file(corpus_file, tokenizer):
+    # BpeTrainer breaks ties between equally frequent symbols in hash order, so ids may differ from run to run;
+    # what must match is the vocabulary size, the alphabet and the round trip.
+    lines = corpus_file.read_text(encoding="utf-8").splitlines(keepends=True)
+    batches = (lines[i : i + 7] for i in range(0, len(lines), 7))
+    from_iterator = train_gpt1_tokenizer(batches, vocab_size=150, min_frequency=2, show_progress=False)
+    assert len(from_iterator) == len(tokenizer)
+
+    def alphabet(t):
+        return {token for token in t.get_vocab() if len(token.removesuffix("</w>")) == 1}
+
+    assert alphabet(from_iterator) == alphabet(tokenizer)
+    text = "the lazy dog was quicker than the brown fox"
+    assert from_iterator.decode(from_iterator(text)["input_ids"]) == text
+
+
+def test_each_special_token_is_one_id_even_inside_text(tokenizer):
+    for token in SPECIAL:
+        assert tokenizer.tokenize(token) == [token]
+    ids = tokenizer("_start_ the dog _delimiter_ a fox _classify_")["input_ids"]
+    assert ids[0] == tokenizer.start_token_id and ids[-1] == tokenizer.extract_token_id
+    assert ids.count(tokenizer.delimiter_token_id) == 1
+
+
+def test_decode_round_trip_is_lower_cased_text(tokenizer):
+    text = "The Quick brown FOX jumps over the lazy dog"
+    ids = tokenizer(text)["input_ids"]
+    assert tokenizer.decode(ids) == text.lower()
+    with_special = [tokenizer.start_token_id, *ids, tokenizer.extract_token_id]
+    assert tokenizer.decode(with_special, skip_special_tokens=True) == text.lower()
+    assert tokenizer.decode(with_special) == f"_start_ {text.lower()} _classify_"
+
+
+def test_unknown_characters_become_unk(tokenizer):
+    assert tokenizer("dog \u4e2d")["input_ids"][-1] == tokenizer.unk_token_id
+
+
+def test_normalizer_and_word_split_follow_gpt1_preprocessing(tokenizer):
+    backend = tokenizer.backend_tokenizer
+    text = "I DON'T know\u2026 U.S. rules\u2014it's 3.5 \uff26\uff55\uff4c\uff4c!!\n\n  Next"
+    normalized = backend.normalizer.normalize_str(text)
+    assert normalized == "i don't know... u.s. rules-it's 3.5 full!!\nnext"
+    words = [word for word, _ in backend.pre_tokenizer.pre_tokenize_str(normalized)]
+    expected = ["i", "do", "n't", "know", "...", "u.s.", "rules", "-", "it", "'s", "3.5", "full", "!!", "\n", "next"]
+    assert words == expected
+
+
+# --- task templates ------------------------------------------------------------------------------------------------
+
+
+def test_without_task_template_add_special_tokens_adds_nothing(tokenizer):
+    assert tokenizer.task_template is None
+    assert tokenizer("the lazy dog")["input_ids"] == tokenizer("the lazy dog", add_special_tokens=False)["input_ids"]
+    assert tokenizer.num_special_tokens_to_add(pair=True) == 0
+
+
+def test_classification_template_writes_gpt_layout(corpus_file):
+    tokenizer = train_gpt1_tokenizer(
+        corpus_file, vocab_size=150, show_progress=False, task_template="classification"
+    )
+    plain_a = tokenizer("the fox", add_special_tokens=False)["input_ids"]
+    plain_b = tokenizer("a lazy dog", add_special_tokens=False)["input_ids"]
+    start, delimiter, extract = tokenizer.start_token_id, tokenizer.delimiter_token_id, tokenizer.extract_token_id
+    assert tokenizer("the fox")["input_ids"] == [start, *plain_a, extract]
+    assert tokenizer("the fox", "a lazy dog")["input_ids"] == [start, *plain_a, delimiter, *plain_b, extract]
+    batch = tokenizer(["the fox", "dog"], padding=True)
+    assert batch["input_ids"][1][-1] == tokenizer.pad_token_id and batch["attention_mask"][1][-1] == 0
+
+    tokenizer.set_task_template(None)
+    assert tokenizer("the fox")["input_ids"] == plain_a
+    with pytest.raises(ValueError, match="task_template"):
+        tokenizer.set_task_template("summarization")
+    with pytest.raises(ValueError, match="task_template"):
+        GPT1Tokenizer(task_template="summarization")
+
+
+def test_task_template_survives_save_and_load(tokenizer, tmp_path):
+    tokenizer.set_task_template("classification")
+    try:
+        expected = tokenizer("the fox", "the dog")["input_ids"]
+        tokenizer.save_pretrained(tmp_path)
+    finally:
+        tokenizer.set_task_template(None)
+    assert json.loads((tmp_path / "tokenizer_config.json").read_text())["task_template"] == "classification"
+    loaded = AutoTokenizer.from_pretrained(tmp_path)
+    assert loaded.task_template == "classification"
+    assert loaded("the fox", "the dog")["input_ids"] == expected
+    assert GPT1Tokenizer.from_pretrained(tmp_path, task_template=None)("the fox")["input_ids"][0] != expected[0]
+
+
+# --- saving and loading --------------------------------------------------------------------------------------------
+
+
+def test_save_and_load_give_identical_ids(tokenizer, tmp_path):
+    tokenizer.save_pretrained(tmp_path)
+    for loaded in (GPT1Tokenizer.from_pretrained(tmp_path), AutoTokenizer.from_pretrained(tmp_path)):
+        assert type(loaded) is GPT1Tokenizer
+        assert loaded.get_vocab() == tokenizer.get_vocab()
+        for text in CORPUS:
+            assert loaded(text)["input_ids"] == tokenizer(text)["input_ids"]
+        assert loaded.start_token_id == tokenizer.start_token_id and loaded.pad_token_id == tokenizer.pad_token_id
+        assert loaded.model_input_names == ["input_ids", "attention_mask"]
+
+
+@pytest.mark.slow
+def test_saved_folder_loads_with_trust_remote_code_without_this_package(tokenizer, tmp_path):
+    tokenizer.save_pretrained(tmp_path / "tok")
+    config = json.loads((tmp_path / "tok" / "tokenizer_config.json").read_text())
+    assert config["auto_map"]["AutoTokenizer"][0] == "tokenization_gpt1.GPT1Tokenizer"
+    script = (
+        "import sys, json\n"
+        "from transformers import AutoTokenizer\n"
+        f"t = AutoTokenizer.from_pretrained({str(tmp_path / 'tok')!r}, trust_remote_code=True)\n"
+        "print(json.dumps([type(t).__module__, 'modeling_gpt1' in sys.modules, t('the lazy dog')['input_ids']]))\n"
+    )
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_MODULES_CACHE": str(tmp_path / "modules")}
+    result = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    module, package_imported, ids = json.loads(result.stdout.strip().splitlines()[-1])
+    assert module.startswith("transformers_modules.") and not package_imported
+    assert ids == tokenizer("the lazy dog")["input_ids"]
+
+
+# --- adding the special tokens to another tokenizer ---------------------------------------------------------------
+
+
+def test_add_gpt1_special_tokens_to_a_tokenizer_that_lacks_them(tmp_path):
+    backend = Tokenizer(WordLevel({"[UNK]": 0, "the": 1, "dog": 2}, unk_token="[UNK]"))
+    backend.pre_tokenizer = WhitespaceSplit()
+    other = PreTrainedTokenizerFast(tokenizer_object=backend, unk_token="[UNK]")
+    assert add_gpt1_special_tokens(other) == 4
+    assert [other.start_token_id, other.delimiter_token_id, other.extract_token_id, other.pad_token_id] == [3, 4, 5, 6]
+    assert len(other) == 7 and other.tokenize("_start_ the dog _classify_") == ["_start_", "the", "dog", "_classify_"]
+    assert GPT1Tokenizer.add_gpt1_special_tokens(other) == 0
+
+    other.save_pretrained(tmp_path)
+    assert PreTrainedTokenizerFast.from_pretrained(tmp_path).extract_token_id == 5
+
+
+def test_add_gpt1_special_tokens_adds_nothing_to_a_gpt1_tokenizer(tokenizer):
+    size = len(tokenizer)
+    assert add_gpt1_special_tokens(tokenizer) == 0 and len(tokenizer) == size
+
+
+# --- OpenAI's release files and Transformers' openai-gpt files ---------------------------------------------------
+
+# A miniature vocabulary in the released layout: characters, then characters ending a word, then merge results.
+MERGES = [
+    ("e", "r</w>"), ("n", "e"), ("ne", "w"), ("l", "o"), ("lo", "w</w>"), ("lo", "w"), ("t", "h"), ("th", "e</w>")
+]  # fmt: skip
+
+
+def _vocabulary(with_unk: bool) -> dict[str, int]:
+    symbols = (["<unk>"] if with_unk else []) + list("lowernth.")
+    vocab = {symbol: i for i, symbol in enumerate(symbols)}
+    for char in "lowernth.":
+        vocab[char + "</w>"] = len(vocab)
+    for left, right in MERGES:
+        vocab[left + right] = len(vocab)
+    return vocab
+
+
+def _write_files(directory, vocab, merges=MERGES, header="#version: 0.2"):
+    vocab_path, merges_path = directory / "encoder.json", directory / "merges.bpe"
+    vocab_path.write_text(json.dumps(vocab), encoding="utf-8")
+    lines = [header] + [" ".join(merge) for merge in merges]
+    merges_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return vocab_path, merges_path
+
+
+@pytest.mark.parametrize("loader", ["from_original_files", "from_openai_gpt_files"])
+@pytest.mark.parametrize("with_unk", [True, False])
+def test_release_vocabularies_give_the_ids_their_files_define(tmp_path, loader, with_unk):
+    vocab = _vocabulary(with_unk)
+    tokenizer = getattr(GPT1Tokenizer, loader)(*_write_files(tmp_path, vocab))
+    # BPE worked out by hand from MERGES (rank order: er</w>, ne, new, lo, low</w>, low, th, the</w>):
+    #   "low"   -> l o w</w> -> lo w</w> -> low</w>
+    #   "newer" -> n e w e r</w> -> n e w er</w> -> ne w er</w> -> new er</w>
+    #   "lower" -> l o w e r</w> -> l o w er</w> -> lo w er</w> -> low er</w>
+    #   "the"   -> t h e</w> -> th e</w> -> the</w>;   "."  -> .</w>;   "lol" -> lo l</w>
+    expected = ["the</w>", "low</w>", "new", "er</w>", "low", "er</w>", "lo", "l</w>", ".</w>"]
+    encoded = tokenizer("The LOW newer lower lol.")["input_ids"]
+    assert encoded == [vocab[token] for token in expected]
+    assert tokenizer.decode(encoded) == "the low newer lower lol ."
+
+    n = len(vocab)
+    assert [tokenizer.start_token_id, tokenizer.delimiter_token_id, tokenizer.extract_token_id] == [n, n + 1, n + 2]
+    assert tokenizer.pad_token_id == n + 3 and len(tokenizer) == n + 4
+    # An unknown character: `<unk>` where the vocabulary has one, otherwise id 0 as in OpenAI's encoder.
+    assert tokenizer("z")["input_ids"] == [0]
+    assert tokenizer.unk_token_id == (0 if with_unk else None)
+
+
+def test_original_vocabulary_survives_save_and_load(tmp_path):
+    vocab = _vocabulary(with_unk=False)
+    tokenizer = GPT1Tokenizer.from_original_files(*_write_files(tmp_path, vocab), task_template="classification")
+    tokenizer.save_pretrained(tmp_path / "saved")
+    loaded = AutoTokenizer.from_pretrained(tmp_path / "saved")
+    assert loaded.unk_token is None and len(loaded) == len(tokenizer)
+    assert loaded("the lower . z", "newer")["input_ids"] == tokenizer("the lower . z", "newer")["input_ids"]
+
+
+def test_the_preprocessing_warning_is_logged_once(tmp_path, monkeypatch):
+    messages = []
+    monkeypatch.setattr(tokenization_gpt1.logger, "warning", messages.append)
+    tokenization_gpt1._warn_about_original_preprocessing.cache_clear()
+    paths = _write_files(tmp_path, _vocabulary(with_unk=True))
+    GPT1Tokenizer.from_original_files(*paths)
+    GPT1Tokenizer.from_openai_gpt_files(*paths)
+    assert len(messages) == 1 and "spaCy" in messages[0] and "uses instead" in messages[0]
+
+
+def test_missing_vocabulary_files_raise(tmp_path):
+    vocab_path, merges_path = _write_files(tmp_path, _vocabulary(with_unk=True))
+    with pytest.raises(FileNotFoundError, match="Vocabulary file"):
+        GPT1Tokenizer.from_original_files(tmp_path / "missing.json", merges_path)
+    with pytest.raises(FileNotFoundError, match="Merges file"):
+        GPT1Tokenizer.from_openai_gpt_files(vocab_path, tmp_path / "missing.txt")
+
+
+@pytest.mark.parametrize(
+    ("merges", "header", "message"),
+    [
+        ([("l", "o", "w")], "#version: 0.2", "line 2: expected two symbols"),
+        ([("l", "o"), ("o", "w")], "#version: 0.2", "merge 2 'o w': 'ow' is not in the vocabulary"),
+        ([("x", "o")], "#version: 0.2", "'x' is not in the vocabulary"),
+        ([("l", "o")], "t h", "must start with a '#version' line"),
+    ],
+)
+def test_malformed_merges_files_raise(tmp_path, merges, header, message):
+    paths = _write_files(tmp_path, _vocabulary(with_unk=True), merges=merges, header=header)
+    with pytest.raises(ValueError, match=message):
+        GPT1Tokenizer.from_original_files(*paths)
+
+
+def test_constructor_takes_a_vocabulary_and_merges_and_checks_them(tmp_path):
+    vocab = _vocabulary(with_unk=True)
+    direct = GPT1Tokenizer(vocab=vocab, merges=[" ".join(merge) for merge in MERGES])
+    from_files = GPT1Tokenizer.from_openai_gpt_files(*_write_files(tmp_path, vocab))
+    assert direct.get_vocab() == from_files.get_vocab()
+    assert direct("the newer lol")["input_ids"] == from_files("the newer lol")["input_ids"]
+    with pytest.raises(ValueError, match="'lr' is not in the vocabulary"):
+        GPT1Tokenizer(vocab=vocab, merges=[("l", "r")])
+    with pytest.raises(ValueError, match="unk_token '<oov>' is not in the vocabulary"):
+        GPT1Tokenizer(vocab=vocab, merges=MERGES, unk_token="<oov>")
+
+
+def test_vocabulary_with_gaps_in_its_ids_raises(tmp_path):
+    paths = _write_files(tmp_path, {"a": 0, "b": 2}, merges=[])
+    with pytest.raises(ValueError, match="ids must be 0..1"):
+        GPT1Tokenizer.from_openai_gpt_files(*paths)
+
+
+# --- argument checks and the command line --------------------------------------------------------------------------
+
+
+def test_training_rejects_bad_arguments(tmp_path):
+    with pytest.raises(FileNotFoundError, match="iter\\(texts\\)"):
+        train_gpt1_tokenizer(["the quick brown fox"], show_progress=False)
+    with pytest.raises(ValueError, match="vocab_size"):
+        train_gpt1_tokenizer(iter(CORPUS), vocab_size=0, show_progress=False)
+    with pytest.raises(TypeError, match="iterable of texts"):
+        train_gpt1_tokenizer(42, show_progress=False)
+
+
+def test_command_line_writes_a_loadable_folder(corpus_file, tmp_path, capsys):
+    output_dir = tmp_path / "trained"
+    args = ["--files", str(corpus_file), "--vocab_size", "80", "--min_frequency", "1", "--no_progress"]
+    returned = main([*args, "--task_template", "classification", "--output_dir", str(output_dir)])
+    assert "Saved a GPT1Tokenizer" in capsys.readouterr().out
+    loaded = AutoTokenizer.from_pretrained(output_dir)
+    assert type(loaded) is GPT1Tokenizer and loaded.vocab_size == 80 and loaded.task_template == "classification"
+    assert loaded(CORPUS[1])["input_ids"] == returned(CORPUS[1])["input_ids"]
+
+
+def test_command_line_trains_on_a_datasets_column(tmp_path, monkeypatch):
+    datasets = pytest.importorskip("datasets")
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", str(tmp_path / "cache"))
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    with open(data_dir / "train.csv", "w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle).writerows([("id", "body"), *enumerate(CORPUS * 5)])
+    output_dir = tmp_path / "trained"
+    main(["--dataset", str(data_dir), "--text_column", "body", "--vocab_size", "70", "--min_frequency", "1",
+          "--no_progress", "--output_dir", str(output_dir)])  # fmt: skip
+    assert AutoTokenizer.from_pretrained(output_dir).vocab_size == 70
+    with pytest.raises(ValueError, match="Column 'text' not in"):
+        main(["--dataset", str(data_dir), "--output_dir", str(output_dir), "--no_progress"])
