@@ -21,6 +21,7 @@ from .modeling_gpt1 import (
     GPT1TaskHeadModel,
 )
 from .tokenization_gpt1 import GPT1Tokenizer, add_gpt1_special_tokens, train_gpt1_tokenizer
+from .transfer import load_with_transferred_layers
 from .training import finetuning_args, pretraining_args
 from .transforms import FAMILIES, InputTransform, SpecialTokenIds
 
@@ -61,6 +62,7 @@ __all__ = [
     "InputTransform",
     "SpecialTokenIds",
     "FAMILIES",
+    "load_with_transferred_layers",
     "finetuning_args",
     "pretraining_args",
 ]
