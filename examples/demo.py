@@ -1,0 +1,261 @@
+"""The main job: GPT-1's whole method end to end, offline, in minutes on a laptop CPU.
+
+1. Unlabeled text: the docstrings of Python's standard library (`demo_data.stdlib_documents`), or `--train_file`.
+2. Generative pre-training (`examples/pretrain.py`): a BPE tokenizer and a small GPT-1 trained on that text.
+3. Discriminative fine-tuning (`examples/finetune.py`) with each of GPT's four input transformations, on tasks made
+   from the same text and written in the official file formats of the paper's tasks, so the real readers are used:
+
+   | demo task     | transformation | question                                              | written as |
+   |---------------|----------------|-------------------------------------------------------|------------|
+   | word_order    | classification | is the sentence as written, or its words shuffled?     | CoLA       |
+   | next_sentence | entailment     | does the second sentence follow the first?            | RTE        |
+   | same_module   | similarity     | do the two sentences come from the same module?       | MRPC       |
+   | true_ending   | multiple choice| which of two sentences really comes next?             | Story Cloze|
+
+   Each task is fine-tuned twice, from the pre-trained model and from a randomly initialised one of the same shape,
+   with the auxiliary LM objective (lambda 0.5).
+4. A results table, and a Hub-ready folder (weights, config, tokenizer, custom code, model card) for the pre-trained
+   model and for each fine-tuned one.
+
+    python examples/demo.py                        # the default run (about ten minutes on two cores)
+    python examples/demo.py --quick                # a tiny run (about a minute), used by the tests
+    python examples/demo.py --train_file "books/*.txt" --task rte --data_dir glue/RTE   # your own data
+"""
+
+import argparse
+import csv
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import demo_data  # noqa: E402
+import finetune  # noqa: E402
+import pretrain  # noqa: E402
+from transformers import AutoConfig, AutoTokenizer, set_seed  # noqa: E402
+
+from hub_card import write_model_card  # noqa: E402
+from modeling_gpt1 import GPT1LMHeadModel  # noqa: E402
+from modeling_gpt1.reporting import format_summary  # noqa: E402
+from modeling_gpt1.tasks import get_task  # noqa: E402
+
+logger = logging.getLogger("demo")
+
+# Model and run sizes: the default fits about ten minutes on two CPU cores; `quick` is a smoke run.
+SETTINGS = {
+    "default": {
+        "vocab_size": 4000,
+        "model": "n_layer=4,n_embd=128,n_head=4,n_positions=128",
+        "block_size": 128,
+        "pretrain_steps": 1200,
+        "pretrain_batch": 16,
+        "pretrain_lr": 1e-3,
+        "warmup_steps": 100,
+        "n_train": 800,
+        "n_eval": 200,
+        "epochs": 3,
+        "finetune_lr": 2e-4,
+        "finetune_batch": 32,
+    },
+    "quick": {
+        "vocab_size": 600,
+        "model": "n_layer=1,n_embd=32,n_head=2,n_positions=64",
+        "block_size": 64,
+        "pretrain_steps": 20,
+        "pretrain_batch": 8,
+        "pretrain_lr": 1e-3,
+        "warmup_steps": 2,
+        "n_train": 64,
+        "n_eval": 376,  # the Story Cloze reader holds out 374 stories for validation, as the released code does
+        "epochs": 1,
+        "finetune_lr": 1e-3,
+        "finetune_batch": 16,
+        "max_documents": 150,
+    },
+}
+
+# Each demo task, the registry task whose official file format it is written in, and its writer.
+DEMO_TASKS = {
+    "word_order": "cola",
+    "next_sentence": "rte",
+    "same_module": "mrpc",
+    "true_ending": "rocstories",
+}
+COMMON_FLAGS = ["--use_cpu", "--report_to", "none", "--save_strategy", "no", "--disable_tqdm", "True"]
+
+
+def write_official_files(name: str, task, folder: Path) -> Path:
+    """Write a demo task's splits in the file format of the registry task it stands in for."""
+    folder.mkdir(parents=True, exist_ok=True)
+    train, validation = task["train"], task["validation"]
+    if name == "word_order":  # CoLA: no header; source, label, original mark, sentence
+        for split, file in ((train, "train.tsv"), (validation, "dev.tsv")):
+            _write_tsv(folder / file, None, [("stdlib", r["label"], "" if r["label"] else "*", r["sentence"]) for r in split])
+    elif name == "next_sentence":  # RTE: index, sentence1, sentence2, label name
+        labels = ("not_entailment", "entailment")
+        for split, file in ((train, "train.tsv"), (validation, "dev.tsv")):
+            rows = [(i, r["premise"], r["hypothesis"], labels[r["label"]]) for i, r in enumerate(split)]
+            _write_tsv(folder / file, ("index", "sentence1", "sentence2", "label"), rows)
+    elif name == "same_module":  # MRPC: Quality, #1 ID, #2 ID, #1 String, #2 String
+        for split, file in ((train, "train.tsv"), (validation, "dev.tsv")):
+            rows = [(r["label"], 2 * i, 2 * i + 1, r["sentence1"], r["sentence2"]) for i, r in enumerate(split)]
+            _write_tsv(folder / file, ("Quality", "#1 ID", "#2 ID", "#1 String", "#2 String"), rows)
+    elif name == "true_ending":  # Story Cloze: one CSV, split into train and validation by the reader
+        spec = get_task("rocstories").local
+        header = ["InputStoryid", "InputSentence1", "InputSentence2", "InputSentence3", "InputSentence4",
+                  "RandomFifthSentenceQuiz1", "RandomFifthSentenceQuiz2", "AnswerRightEnding"]
+        with open(folder / spec.validation_file, "w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(header)
+            for i, r in enumerate(list(train) + list(validation)):
+                writer.writerow([f"story-{i}", r["context"], "", "", "", r["ending1"], r["ending2"], r["label"] + 1])
+    else:
+        raise ValueError(f"unknown demo task {name!r}")
+    return folder
+
+
+def _write_tsv(path: Path, header, rows) -> None:
+    with open(path, "w", encoding="utf-8") as handle:
+        if header:
+            handle.write("\t".join(header) + "\n")
+        for row in rows:
+            handle.write("\t".join(str(value).replace("\t", " ") for value in row) + "\n")
+
+
+def pretrain_model(args, settings: dict, text_file: str, out: Path) -> Path:
+    """Stage 1: tokenizer and GPT-1 pre-trained on the unlabeled text; returns the model folder."""
+    folder = out / "gpt1-pretrained"
+    pretrain.main([
+        "--train_file", text_file,
+        "--validation_split_percentage", "5",
+        "--tokenizer_vocab_size", str(settings["vocab_size"]),
+        "--config_overrides", settings["model"],
+        "--block_size", str(settings["block_size"]),
+        "--max_steps", str(settings["pretrain_steps"]),
+        "--per_device_train_batch_size", str(settings["pretrain_batch"]),
+        "--per_device_eval_batch_size", str(settings["pretrain_batch"]),
+        "--learning_rate", str(settings["pretrain_lr"]),
+        "--warmup_steps", str(settings["warmup_steps"]),
+        "--seed", str(args.seed),
+        "--output_dir", str(folder),
+        *COMMON_FLAGS,
+    ])
+    return folder
+
+
+def untrained_copy(pretrained: Path, out: Path, seed: int) -> Path:
+    """The 'without pre-training' baseline: same tokenizer and shape, random weights."""
+    folder = out / "gpt1-untrained"
+    set_seed(seed)
+    GPT1LMHeadModel(AutoConfig.from_pretrained(pretrained)).save_pretrained(folder)
+    AutoTokenizer.from_pretrained(pretrained).save_pretrained(folder)
+    return folder
+
+
+def finetune_model(args, settings: dict, task: str, data_dir: Path, model: Path, out: Path) -> dict:
+    return finetune.main([
+        "--task", task,
+        "--data_dir", str(data_dir),
+        "--model_name_or_path", str(model),
+        "--num_train_epochs", str(settings["epochs"]),
+        "--learning_rate", str(settings["finetune_lr"]),
+        "--per_device_train_batch_size", str(settings["finetune_batch"]),
+        "--per_device_eval_batch_size", str(settings["finetune_batch"]),
+        "--aux_lm_coef", str(args.aux_lm_coef),
+        "--do_predict", "False",
+        "--seed", str(args.seed),
+        "--output_dir", str(out),
+        *COMMON_FLAGS,
+    ])
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--output_dir", default="outputs/demo", help="Where everything is written.")
+    parser.add_argument("--quick", action="store_true", help="A tiny run (about a minute) to check the set-up.")
+    parser.add_argument("--train_file", help="Your own unlabeled text for pre-training (a .txt file or a glob).")
+    parser.add_argument("--task", nargs="+", help="Paper tasks to fine-tune on instead of the demo tasks.")
+    parser.add_argument("--data_dir", help="Their official files (GLUE TSVs, Story Cloze CSVs, RACE JSON).")
+    parser.add_argument("--aux_lm_coef", type=float, default=0.5, help="lambda of the auxiliary LM loss.")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    if args.task and not args.data_dir:
+        parser.error("--task needs --data_dir (the Hub cannot be reached from here; finetune.py loads Hub data)")
+    settings = SETTINGS["quick" if args.quick else "default"]
+    out = Path(args.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    logging.basicConfig(format="%(asctime)s %(name)s: %(message)s", level=logging.INFO)
+    started = time.time()
+
+    # 1. Unlabeled text and the labelled tasks made from it.
+    documents = None
+    if args.train_file:
+        text_file = args.train_file
+    else:
+        documents = demo_data.stdlib_documents(max_documents=settings.get("max_documents"))
+        corpus = out / "data" / "stdlib_docstrings.txt"
+        corpus.parent.mkdir(parents=True, exist_ok=True)
+        corpus.write_text("\n".join(demo_data.corpus_text(documents)) + "\n", encoding="utf-8")
+        text_file = str(corpus)
+        logger.info(f"corpus: {len(documents)} modules, {corpus.stat().st_size / 1e6:.1f} MB of docstrings")
+
+    if args.task:
+        tasks = {name: (name, Path(args.data_dir)) for name in args.task}
+    else:
+        documents = documents or demo_data.stdlib_documents(max_documents=settings.get("max_documents"))
+        made = demo_data.make_tasks(documents, n_train=settings["n_train"], n_eval=settings["n_eval"], seed=args.seed)
+        tasks = {
+            name: (DEMO_TASKS[name], write_official_files(name, made[name], out / "data" / name)) for name in made
+        }
+
+    # 2. Pre-training, and the untrained baseline of the same shape.
+    pretrained = pretrain_model(args, settings, text_file, out)
+    pretrain_results = json.loads((pretrained / "eval_results.json").read_text())
+    untrained = untrained_copy(pretrained, out, args.seed)
+
+    # 3. Fine-tuning with each transformation, with and without pre-training.
+    rows = []
+    for name, (task, data_dir) in tasks.items():
+        spec = get_task(task)
+        scores = {}
+        for start, model in (("pre-trained", pretrained), ("untrained", untrained)):
+            results = finetune_model(args, settings, task, data_dir, model, out / f"{name}-from-{start}")
+            scores[start] = results[f"eval_{spec.main_metric}"]
+        rows.append({"task": name, "transformation": spec.family, "format": task, "metric": spec.main_metric,
+                     **scores})
+
+    # 4. Results table and Hub-ready folders with their cards.
+    write_model_card(
+        pretrained,
+        results=[{"task": "text-generation", "dataset": "stdlib-docstrings" if documents else "custom",
+                  "metric": "perplexity", "value": pretrain_results["eval_perplexity"], "split": "validation"}],
+        training_summary={"pre-training steps": settings["pretrain_steps"], "corpus": text_file},
+        model_name="gpt1-demo",
+    )
+    for row in rows:
+        folder = out / f"{row['task']}-from-pre-trained"
+        write_model_card(
+            folder, base_model=str(pretrained), model_name=f"gpt1-demo-{row['task']}",
+            results=[{"task": "text-classification" if row["transformation"] != "multiple_choice" else "multiple-choice",
+                      "dataset": row["task"], "metric": row["metric"], "value": row["pre-trained"],
+                      "split": "validation"}],
+        )
+    summary = {
+        "pre-training eval loss": round(pretrain_results["eval_loss"], 3),
+        "pre-training perplexity": round(pretrain_results["eval_perplexity"], 1),
+        **{f"{r['task']} ({r['transformation']}, {r['metric']})": f"{r['pre-trained']:.3f} pre-trained | "
+           f"{r['untrained']:.3f} untrained" for r in rows},
+        "Hub-ready model": str(pretrained),
+        "minutes": round((time.time() - started) / 60, 1),
+    }
+    print(format_summary(summary, title="GPT-1 demo: fine-tuning with and without pre-training"))
+    results = {"pretraining": pretrain_results, "finetuning": rows, "minutes": summary["minutes"]}
+    (out / "demo_results.json").write_text(json.dumps(results, indent=2))
+    return results
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,270 @@
+"""Fine-tune a pre-trained GPT-1 on one of the paper's tasks (Radford et al. 2018, section 3.2), Transformers-example
+style.
+
+Each example is laid out as GPT's input transformation for the task's family (Figure 1): classification
+``[start] text [extract]``, entailment ``[start] premise [delim] hypothesis [extract]``, similarity in both orders,
+multiple choice one sequence per answer. A linear head reads the extract token's final state, and the auxiliary
+language-modelling loss is added with weight `--aux_lm_coef` (0.5; 0 turns it off). The paper's hyperparameters are
+the default (lr 6.25e-5, batch 32, 3 epochs, linear schedule with 0.2% warm-up, weight decay 0.01, clipping 1); every
+`TrainingArguments` flag overrides them.
+
+    python examples/finetune.py --task rte --data_dir glue_data/RTE --model_name_or_path gpt1-books --output_dir rte
+    python examples/finetune.py --task sst2 --model_name_or_path gpt1-books --output_dir sst2   # data from the Hub
+    accelerate launch examples/finetune.py --task race --data_dir RACE --model_name_or_path gpt1-books ...
+
+The output folder holds the fine-tuned model (it reloads with `AutoModelForSequenceClassification` or
+`AutoModelForMultipleChoice`), its tokenizer, `eval_results.json`, `all_results.json`, `loss_curve.png`, and
+`predict_results_<task>.txt` (index and prediction per test example) when the task has a test split.
+"""
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+import datasets
+import numpy as np
+from transformers import AutoConfig, AutoTokenizer, HfArgumentParser, Trainer, TrainingArguments, set_seed
+
+from modeling_gpt1 import (
+    GPT1DataCollator,
+    GPT1ForMultipleChoice,
+    GPT1ForSequenceClassification,
+    GPT1ForSimilarity,
+    GPT1WithAuxiliaryLM,
+    InputTransform,
+    add_auxiliary_loss_logging,
+)
+from modeling_gpt1.reporting import configure_logging, parse_script_args, report_run, resolve_checkpoint
+from modeling_gpt1.tasks import TASKS, get_task, load_task_dataset, metric_fn
+from modeling_gpt1.tokenization_gpt1 import add_gpt1_special_tokens
+from modeling_gpt1.training import FINETUNING_DEFAULTS
+from modeling_gpt1.transfer import load_with_transferred_layers
+from modeling_gpt1.transforms import TRUNCATIONS
+
+logger = logging.getLogger(__name__)
+
+HEADS = {
+    "classification": GPT1ForSequenceClassification,
+    "entailment": GPT1ForSequenceClassification,
+    "similarity": GPT1ForSimilarity,
+    "multiple_choice": GPT1ForMultipleChoice,
+}
+# Families whose inputs are one sequence: the saved tokenizer writes their layout itself, so that
+# `pipeline("text-classification")` works on plain text.
+SINGLE_SEQUENCE_FAMILIES = ("classification", "entailment")
+# Parts of the auxiliary-LM wrapper's output that are not predictions.
+LOSS_PARTS = ["task_loss", "lm_loss"]
+
+
+@dataclass
+class ModelArguments:
+    model_name_or_path: str = field(metadata={"help": "The pre-trained GPT-1 LM (folder or Hub id) to fine-tune."})
+    tokenizer_name: Optional[str] = field(default=None, metadata={"help": "Tokenizer, if not the model's."})
+    aux_lm_coef: float = field(
+        default=0.5, metadata={"help": "Weight lambda of the auxiliary LM loss (L3 = L2 + lambda L1); 0 disables it."}
+    )
+    num_transferred_layers: Optional[int] = field(
+        default=None, metadata={"help": "Keep only the first k pre-trained blocks, re-initialise the rest (all: None)."}
+    )
+    cache_dir: Optional[str] = field(default=None, metadata={"help": "Cache of data sets and models from the Hub."})
+
+    def __post_init__(self):
+        if self.aux_lm_coef < 0:
+            raise ValueError(f"--aux_lm_coef must be >= 0, got {self.aux_lm_coef}")
+
+
+@dataclass
+class DataArguments:
+    task: str = field(metadata={"help": f"The task: {', '.join(TASKS)}."})
+    data_dir: Optional[str] = field(
+        default=None, metadata={"help": "Folder with the task's official files; default: the Hub copy."}
+    )
+    max_seq_length: Optional[int] = field(
+        default=None, metadata={"help": "Longest input sequence in tokens; default: the model's n_positions."}
+    )
+    truncation: str = field(
+        default="longest_first",
+        metadata={"help": "Shorten the longest segment first, or cap each one (the released code).",
+                  "choices": list(TRUNCATIONS)},
+    )
+    max_train_samples: Optional[int] = field(default=None, metadata={"help": "Use only this many training examples."})
+    max_eval_samples: Optional[int] = field(default=None, metadata={"help": "Use only this many evaluation examples."})
+    max_predict_samples: Optional[int] = field(default=None, metadata={"help": "Predict only this many test examples."})
+    preprocessing_num_workers: Optional[int] = field(default=None, metadata={"help": "Processes for tokenisation."})
+
+    def __post_init__(self):
+        self.spec = get_task(self.task)  # an unknown name fails here, naming the tasks
+
+
+def load_splits(spec, data_args: DataArguments, training_args, cache_dir: Optional[str]):
+    """The splits to train and evaluate on (a missing file is an error naming it) and the test splits (optional:
+    without their files there are no predictions)."""
+    evaluation = [split for split in spec.splits if split.startswith("validation")]
+    test = [split for split in spec.splits if split.startswith("test")]
+    needed = ["train"] * training_args.do_train + evaluation * training_args.do_eval
+    hub = {} if data_args.data_dir else {"cache_dir": cache_dir}
+    data = load_task_dataset(spec, data_args.data_dir, splits=needed, **hub) if needed else datasets.DatasetDict()
+    if training_args.do_predict:
+        try:
+            data.update(load_task_dataset(spec, data_args.data_dir, splits=test, **hub))
+        except FileNotFoundError as error:
+            logger.warning(f"No test predictions: {error}")
+    return data, evaluation, [split for split in test if split in data]
+
+
+def is_labelled(dataset) -> bool:
+    """Test files without labels are read with label -1 everywhere."""
+    return bool(np.any(np.asarray(dataset["label"]) != -1))
+
+
+def encode(data, spec, tokenizer, data_args: DataArguments, max_length: int, training_args):
+    """GPT's input transformation of every split: ``input_ids`` (and ``labels`` where the split has them)."""
+    limits = {"train": data_args.max_train_samples, "validation": data_args.max_eval_samples,
+              "test": data_args.max_predict_samples}
+    encoded = datasets.DatasetDict()
+    with training_args.main_process_first(desc="input transformation"):
+        for split, dataset in data.items():
+            limit = limits[split.split("_")[0]]
+            if limit is not None:
+                dataset = dataset.select(range(min(limit, len(dataset))))
+            transform = InputTransform(
+                tokenizer, spec.family, spec.text_fields, spec.answer_fields, max_length=max_length,
+                truncation=data_args.truncation, label_field="label" if is_labelled(dataset) else None,
+            )
+            encoded[split] = dataset.map(
+                transform, batched=True, remove_columns=dataset.column_names,
+                num_proc=data_args.preprocessing_num_workers, desc=f"Input transformation ({split})",
+            )
+    return encoded
+
+
+def load_head(spec, model_args: ModelArguments, tokenizer):
+    """The task head on the pre-trained decoder, with the task's labels in its config and the tokenizer's special
+    tokens (the embeddings grow when the tokenizer has new ones)."""
+    labels = {} if spec.is_regression else {
+        "id2label": dict(enumerate(spec.label_names)),
+        "label2id": {name: i for i, name in enumerate(spec.label_names)},
+    }
+    config = AutoConfig.from_pretrained(
+        model_args.model_name_or_path, num_labels=spec.num_labels, cache_dir=model_args.cache_dir,
+        problem_type="regression" if spec.is_regression else None, **labels,
+    )
+    head_class = HEADS[spec.family]
+    if model_args.num_transferred_layers is None:
+        model = head_class.from_pretrained(model_args.model_name_or_path, config=config, cache_dir=model_args.cache_dir)
+    else:
+        model = load_with_transferred_layers(
+            head_class, model_args.model_name_or_path, model_args.num_transferred_layers, config=config,
+            cache_dir=model_args.cache_dir,
+        )
+    if len(tokenizer) > model.config.vocab_size:
+        model.resize_token_embeddings(len(tokenizer))
+    for name in ("start_token_id", "delimiter_token_id", "extract_token_id", "pad_token_id"):
+        setattr(model.config, name, getattr(tokenizer, name))
+    return model
+
+
+def write_predictions(path: Path, logits, spec) -> None:
+    """GLUE's submission layout: a header, then index and prediction (the label name, or the score) per example."""
+    logits = logits[0] if isinstance(logits, tuple) else logits
+    with open(path, "w") as writer:
+        writer.write("index\tprediction\n")
+        if spec.is_regression:
+            for index, score in enumerate(np.asarray(logits).reshape(-1)):
+                writer.write(f"{index}\t{score:3.3f}\n")
+        else:
+            for index, label in enumerate(np.asarray(logits).argmax(-1)):
+                writer.write(f"{index}\t{spec.label_names[label]}\n")
+
+
+def main(argv: Optional[list[str]] = None) -> dict:
+    """Run fine-tuning from command-line arguments (`argv`, default ``sys.argv[1:]``); returns all results."""
+    parser = HfArgumentParser((ModelArguments, DataArguments, TrainingArguments))
+    model_args, data_args, training_args = parse_script_args(
+        parser, argv, {**FINETUNING_DEFAULTS, "do_predict": True, "label_names": ["labels"]}
+    )
+    configure_logging(training_args, logger)
+    spec = data_args.spec
+    checkpoint = resolve_checkpoint(training_args)
+
+    # Data, tokenizer and inputs first: bad files or arguments fail before a model is loaded.
+    data, eval_splits, test_splits = load_splits(spec, data_args, training_args, model_args.cache_dir)
+    tokenizer = AutoTokenizer.from_pretrained(
+        model_args.tokenizer_name or model_args.model_name_or_path, cache_dir=model_args.cache_dir
+    )
+    add_gpt1_special_tokens(tokenizer)
+    if spec.family in SINGLE_SEQUENCE_FAMILIES and hasattr(tokenizer, "set_task_template"):
+        tokenizer.set_task_template("classification")
+    n_positions = AutoConfig.from_pretrained(model_args.model_name_or_path, cache_dir=model_args.cache_dir).n_positions
+    max_length = data_args.max_seq_length or n_positions
+    if max_length > n_positions:
+        raise ValueError(f"--max_seq_length {max_length} exceeds the model's context (n_positions={n_positions})")
+    encoded = encode(data, spec, tokenizer, data_args, max_length, training_args)
+
+    set_seed(training_args.seed)
+    model = load_head(spec, model_args, tokenizer)
+    aux = model_args.aux_lm_coef > 0
+    if aux:
+        model = GPT1WithAuxiliaryLM(model, aux_lm_coef=model_args.aux_lm_coef)
+    collator = GPT1DataCollator.from_tokenizer(
+        tokenizer, max_length=max_length, return_lm_labels=aux,
+        pad_to_multiple_of=8 if training_args.bf16 or training_args.fp16 else None,
+    )
+    trainer = Trainer(
+        model=model,
+        args=training_args,
+        train_dataset=encoded.get("train") if training_args.do_train else None,
+        eval_dataset=encoded[eval_splits[0]] if training_args.do_eval else None,
+        processing_class=tokenizer,
+        data_collator=collator,
+        compute_metrics=metric_fn(spec),
+    )
+    if aux:
+        add_auxiliary_loss_logging(trainer)  # task_loss and lm_loss in the logs, TensorBoard and the plot
+
+    results = {}
+    if training_args.do_train:
+        train_result = trainer.train(resume_from_checkpoint=checkpoint, ignore_keys_for_eval=LOSS_PARTS)
+        trainer.save_model()  # the head checkpoint (config with id2label) and the tokenizer
+        metrics = {**train_result.metrics, "train_samples": len(encoded["train"])}
+        trainer.log_metrics("train", metrics)
+        trainer.save_metrics("train", metrics)
+        trainer.save_state()
+        results.update(metrics)
+
+    if training_args.do_eval:
+        metrics = {}
+        for i, split in enumerate(eval_splits):  # MNLI: matched, then mismatched
+            prefix = "eval" if i == 0 else f"eval_{split.removeprefix('validation_')}"
+            metrics.update(trainer.evaluate(encoded[split], ignore_keys=LOSS_PARTS, metric_key_prefix=prefix))
+            metrics[f"{prefix}_samples"] = len(encoded[split])
+        trainer.log_metrics("eval", metrics)
+        trainer.save_metrics("eval", metrics)
+        results.update(metrics)
+
+    for i, split in enumerate(test_splits):
+        suffix = "" if i == 0 else f"_{split.removeprefix('test_')}"
+        output = trainer.predict(encoded[split], ignore_keys=LOSS_PARTS, metric_key_prefix=f"test{suffix}")
+        if trainer.is_world_process_zero():
+            write_predictions(Path(training_args.output_dir) / f"predict_results_{spec.name}{suffix}.txt",
+                              output.predictions, spec)
+        if "labels" in encoded[split].column_names:  # a labelled test split (SNLI, SciTail, RACE): its scores too
+            trainer.log_metrics("test", output.metrics)
+            trainer.save_metrics("test", output.metrics)
+            results.update(output.metrics)
+
+    card = {"finetuned_from": model_args.model_name_or_path, "dataset": spec.hub_dataset[0],
+            "tasks": "multiple-choice" if spec.family == "multiple_choice" else "text-classification"}
+    if training_args.push_to_hub:
+        trainer.push_to_hub(**card)
+    else:
+        trainer.create_model_card(**card)
+
+    shown = {key: value for key, value in results.items() if key.startswith(("eval_", "test_"))}
+    report_run(trainer, spec.name, model_args.model_name_or_path, shown, training_args.output_dir)
+    return results
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,346 @@
+"""Pre-train GPT-1 as a causal language model (Radford et al. 2018, section 3.1), Transformers-example style.
+
+Text from a Hub data set or local files is tokenised and cut into contiguous blocks of `--block_size` tokens; the
+model learns to predict every next token. The paper's optimisation is the default (Adam with max lr 2.5e-4, linear
+warm-up over 2,000 steps then cosine decay to 0, weight decay 0.01, clipping 1, batches of 64 x 512 tokens); every
+`TrainingArguments` flag overrides it.
+
+    python examples/pretrain.py --train_file "books/*.txt" --output_dir gpt1-books \\
+        --config_overrides n_layer=4,n_embd=256,n_head=4 --tokenizer_vocab_size 16000 --num_train_epochs 100
+    accelerate launch examples/pretrain.py --dataset_name wikitext --dataset_config_name wikitext-103-raw-v1 ...
+
+The output folder holds the model, tokenizer, config and generation config (ready for `push_to_hub`),
+`train_results.json`, `eval_results.json` (loss and perplexity), `all_results.json` and `loss_curve.png`.
+"""
+
+import logging
+import math
+from dataclasses import dataclass, field
+from itertools import chain
+from typing import Optional
+
+import datasets
+from datasets import DatasetDict, IterableDatasetDict, load_dataset
+from transformers import AutoTokenizer, HfArgumentParser, Trainer, TrainingArguments, default_data_collator, set_seed
+
+from modeling_gpt1 import GPT1Config, GPT1LMHeadModel
+from modeling_gpt1.reporting import configure_logging, parse_script_args, report_run, resolve_checkpoint
+from modeling_gpt1.tokenization_gpt1 import train_gpt1_tokenizer
+from modeling_gpt1.training import PRETRAINING_DEFAULTS
+
+logger = logging.getLogger(__name__)
+
+# `load_dataset` builders for local files, by extension.
+FILE_BUILDERS = {"txt": "text", "text": "text", "csv": "csv", "json": "json", "jsonl": "json"}
+PAPER_BLOCK_SIZE = 512
+
+
+@dataclass
+class ModelArguments:
+    model_name_or_path: Optional[str] = field(
+        default=None, metadata={"help": "A GPT-1 LM (folder or Hub id) to train further; leave out for a new model."}
+    )
+    config_name: Optional[str] = field(
+        default=None, metadata={"help": "Config (folder or Hub id) of a new model; default: GPT1Config()'s 117M shape."}
+    )
+    config_overrides: Optional[str] = field(
+        default=None,
+        metadata={"help": "Comma-separated GPT1Config fields of a new model, e.g. n_layer=4,n_embd=256,n_head=4."},
+    )
+    tokenizer_name: Optional[str] = field(
+        default=None,
+        metadata={"help": "A tokenizer (folder or Hub id); default: the model's, or one trained on the training text."},
+    )
+    tokenizer_vocab_size: int = field(
+        default=40478, metadata={"help": "BPE vocabulary of a tokenizer trained here (the paper's 40,478)."}
+    )
+    tokenizer_min_frequency: int = field(default=2, metadata={"help": "Rarer pairs are never merged."})
+    cache_dir: Optional[str] = field(default=None, metadata={"help": "Cache of data sets and models from the Hub."})
+
+    def __post_init__(self):
+        if self.config_overrides and self.model_name_or_path:
+            raise ValueError("--config_overrides shapes a new model; it cannot change --model_name_or_path's")
+        self.overrides = parse_config_overrides(self.config_overrides or "")  # bad fields fail here, at once
+
+
+@dataclass
+class DataArguments:
+    dataset_name: Optional[str] = field(default=None, metadata={"help": "A data set on the Hub (load_dataset)."})
+    dataset_config_name: Optional[str] = field(default=None, metadata={"help": "Its configuration name."})
+    train_file: Optional[str] = field(
+        default=None, metadata={"help": "Training text: .txt (one example a line), .csv or .json(l); globs allowed."}
+    )
+    validation_file: Optional[str] = field(default=None, metadata={"help": "Validation text, same formats."})
+    text_column_name: Optional[str] = field(
+        default=None, metadata={"help": "Column holding the text; default: 'text', else the first column."}
+    )
+    validation_split_percentage: int = field(
+        default=5, metadata={"help": "Percentage of the training data held out when there is no validation split."}
+    )
+    block_size: Optional[int] = field(
+        default=None, metadata={"help": "Tokens per training window; default min(512, n_positions)."}
+    )
+    streaming: bool = field(default=False, metadata={"help": "Stream the data (IterableDataset); needs --max_steps."})
+    keep_linebreaks: bool = field(default=True, metadata={"help": "Keep line breaks of .txt files in the text."})
+    max_train_samples: Optional[int] = field(default=None, metadata={"help": "Use only this many training blocks."})
+    max_eval_samples: Optional[int] = field(default=None, metadata={"help": "Use only this many evaluation blocks."})
+    preprocessing_num_workers: Optional[int] = field(default=None, metadata={"help": "Processes for tokenisation."})
+
+    def __post_init__(self):
+        if self.dataset_name is None and self.train_file is None and self.validation_file is None:
+            raise ValueError("give --dataset_name, or --train_file (and --validation_file)")
+        for path in (self.train_file, self.validation_file):
+            if path is not None and _extension(path) not in FILE_BUILDERS:
+                raise ValueError(f"{path}: use .txt, .csv, .json or .jsonl files")
+        if not 0 < self.validation_split_percentage < 100:
+            raise ValueError(f"--validation_split_percentage must lie in 1..99, got {self.validation_split_percentage}")
+
+
+def _extension(path: str) -> str:
+    return path.rsplit(".", 1)[-1].lower()
+
+
+def parse_config_overrides(overrides: str, config_class=GPT1Config) -> dict:
+    """``"n_layer=4,n_embd=256,resid_pdrop=0.0"`` -> ``{"n_layer": 4, "n_embd": 256, "resid_pdrop": 0.0}``.
+
+    Each value gets the type of the field's default (int, float, bool, str; ``None`` for none); an unknown field or a
+    value of the wrong type is a ValueError naming it. The config's own checks then judge the values.
+    """
+    defaults = config_class().to_dict()
+    parsed = {}
+    for item in filter(None, (part.strip() for part in overrides.split(","))):
+        key, equals, text = (part.strip() for part in item.partition("="))
+        if not equals:
+            raise ValueError(f"--config_overrides: expected key=value, got {item!r}")
+        if key not in defaults:
+            fields = ", ".join(sorted(k for k in defaults if not k.startswith("_")))
+            raise ValueError(f"--config_overrides: {config_class.__name__} has no field {key!r}; its fields: {fields}")
+        parsed[key] = _parse_value(key, text, defaults[key])
+    return parsed
+
+
+def _parse_value(key: str, text: str, default):
+    if text == "None":
+        return None
+    try:
+        if isinstance(default, bool):
+            if text.lower() not in ("true", "false"):
+                raise ValueError
+            return text.lower() == "true"
+        if isinstance(default, (int, float)):
+            return type(default)(text)
+        if default is None:  # an optional field left unset (e.g. n_inner): a number if it reads as one
+            return int(text) if text.lstrip("-").isdigit() else float(text)
+    except ValueError:
+        kind = {bool: "true/false", int: "an integer", float: "a number"}.get(type(default), "a number")
+        raise ValueError(f"--config_overrides: {key}={text!r} is not {kind}") from None
+    return text
+
+
+def load_raw_data(data_args: DataArguments, cache_dir: Optional[str]):
+    """The text as a `DatasetDict` (an `IterableDatasetDict` when streaming) with train and validation splits."""
+    if data_args.dataset_name is not None:
+        raw = load_dataset(
+            data_args.dataset_name, data_args.dataset_config_name, cache_dir=cache_dir, streaming=data_args.streaming
+        )
+    else:
+        files = {"train": data_args.train_file, "validation": data_args.validation_file}
+        files = {split: path for split, path in files.items() if path is not None}
+        builder = FILE_BUILDERS[_extension(next(iter(files.values())))]
+        options = {"keep_linebreaks": data_args.keep_linebreaks} if builder == "text" else {}
+        raw = load_dataset(builder, data_files=files, cache_dir=cache_dir, streaming=data_args.streaming, **options)
+    if "validation" not in raw and "train" in raw:
+        raw = hold_out_validation(raw["train"], data_args.validation_split_percentage)
+    return raw
+
+
+def hold_out_validation(train, percentage: int):
+    """Split `percentage`% of the training examples off as validation: the last ones of a `Dataset` (contiguous
+    text stays together), every example whose index modulo 100 is below `percentage` of a stream."""
+    if isinstance(train, datasets.IterableDataset):
+        return IterableDatasetDict(
+            train=train.filter(lambda _, i: i % 100 >= percentage, with_indices=True),
+            validation=train.filter(lambda _, i: i % 100 < percentage, with_indices=True),
+        )
+    split = train.train_test_split(test_size=percentage / 100, shuffle=False)
+    return DatasetDict(train=split["train"], validation=split["test"])
+
+
+def load_tokenizer(model_args: ModelArguments, raw, text_column: str, checkpoint: Optional[str], training_args):
+    """The named tokenizer, the model's, the one saved with the checkpoint being resumed, or a new one trained on the
+    training text (saved to the output folder at once, so that later processes and resumed runs read the same)."""
+    source = model_args.tokenizer_name or model_args.model_name_or_path or checkpoint
+    if source is not None:
+        return AutoTokenizer.from_pretrained(source, cache_dir=model_args.cache_dir)
+    if isinstance(raw["train"], datasets.IterableDataset):
+        raise ValueError(
+            "--streaming cannot train a tokenizer on the fly: train one first "
+            "(python -m modeling_gpt1.tokenization_gpt1 --dataset ... --output_dir tok/) and pass --tokenizer_name tok/"
+        )
+    with training_args.main_process_first(desc="training the tokenizer"):
+        if training_args.local_process_index != 0:
+            return AutoTokenizer.from_pretrained(training_args.output_dir)
+        texts = (batch[text_column] for batch in raw["train"].select_columns([text_column]).iter(batch_size=1000))
+        tokenizer = train_gpt1_tokenizer(
+            texts,
+            vocab_size=model_args.tokenizer_vocab_size,
+            min_frequency=model_args.tokenizer_min_frequency,
+            length=math.ceil(len(raw["train"]) / 1000),
+        )
+        tokenizer.save_pretrained(training_args.output_dir)
+        logger.info(f"Trained a tokenizer of {len(tokenizer)} tokens, saved to {training_args.output_dir}")
+        return tokenizer
+
+
+def build_model(model_args: ModelArguments, tokenizer) -> GPT1LMHeadModel:
+    """The pre-trained LM to continue training, or a new one shaped by --config_name / --config_overrides whose
+    vocabulary and special-token ids are the tokenizer's."""
+    if model_args.model_name_or_path:
+        model = GPT1LMHeadModel.from_pretrained(model_args.model_name_or_path, cache_dir=model_args.cache_dir)
+        if len(tokenizer) > model.config.vocab_size:
+            model.resize_token_embeddings(len(tokenizer))
+        return model
+    base = GPT1Config.from_pretrained(model_args.config_name).to_diff_dict() if model_args.config_name else {}
+    base = {key: value for key, value in base.items() if key not in ("model_type", "transformers_version")}
+    special = ("start_token_id", "delimiter_token_id", "extract_token_id", "pad_token_id")
+    tokens = {name: getattr(tokenizer, name) for name in special if getattr(tokenizer, name, None) is not None}
+    tokens["vocab_size"] = len(tokenizer)
+    config = GPT1Config(**{**base, **model_args.overrides, **tokens})
+    model = GPT1LMHeadModel(config)
+    n_params = sum(p.numel() for p in model.parameters())
+    logger.info(f"New GPT-1 model, {n_params / 1e6:.2f}M parameters: {config.to_diff_dict()}")
+    return model
+
+
+def column_names(raw) -> list[str]:
+    """The data's columns (a stream whose features are unknown is read up to its first example)."""
+    dataset = raw["train"] if "train" in raw else raw["validation"]
+    return dataset.column_names or list(next(iter(dataset)))
+
+
+def lm_blocks(raw, tokenizer, text_column: str, block_size: int, data_args: DataArguments, training_args):
+    """Tokenise the text and cut the concatenated ids of every 1,000 examples into `block_size` windows (the rest of
+    each group is dropped); `labels` are the inputs, which the model shifts."""
+
+    def tokenize(batch):
+        return tokenizer(batch[text_column], verbose=False)  # long texts are cut into blocks below
+
+    def group_texts(batch):
+        concatenated = {key: list(chain(*batch[key])) for key in batch}
+        length = len(concatenated["input_ids"]) // block_size * block_size
+        starts = range(0, length, block_size)
+        blocks = {key: [ids[i : i + block_size] for i in starts] for key, ids in concatenated.items()}
+        blocks["labels"] = blocks["input_ids"].copy()
+        return blocks
+
+    options = {} if data_args.streaming else {"num_proc": data_args.preprocessing_num_workers}
+    with training_args.main_process_first(desc="tokenising and grouping"):
+        tokenized = raw.map(tokenize, batched=True, remove_columns=column_names(raw), **options)
+        return tokenized.map(group_texts, batched=True, **options)
+
+
+def first_examples(dataset, n: Optional[int]):
+    """The first `n` examples (all when `n` is None)."""
+    if n is None:
+        return dataset
+    if isinstance(dataset, datasets.IterableDataset):
+        return dataset.take(n)
+    return dataset.select(range(min(n, len(dataset))))
+
+
+def main(argv: Optional[list[str]] = None) -> dict:
+    """Run pre-training from command-line arguments (`argv`, default ``sys.argv[1:]``); returns all results."""
+    parser = HfArgumentParser((ModelArguments, DataArguments, TrainingArguments))
+    model_args, data_args, training_args = parse_script_args(parser, argv, PRETRAINING_DEFAULTS)
+    configure_logging(training_args, logger)
+    if data_args.streaming and training_args.max_steps <= 0:
+        raise ValueError("--streaming needs --max_steps: a stream has no length to count epochs in")
+    checkpoint = resolve_checkpoint(training_args)
+    set_seed(training_args.seed)
+
+    raw = load_raw_data(data_args, model_args.cache_dir)
+    if training_args.do_train and "train" not in raw:
+        raise ValueError(f"no training text (the data has {list(raw)}): give --train_file, or --do_train False")
+    columns = column_names(raw)
+    text_column = data_args.text_column_name or ("text" if "text" in columns else columns[0])
+    if text_column not in columns:
+        raise ValueError(f"--text_column_name {text_column!r} is not a column of the data ({columns})")
+
+    tokenizer = load_tokenizer(model_args, raw, text_column, checkpoint, training_args)
+    model = build_model(model_args, tokenizer)
+    n_positions = model.config.n_positions
+    block_size = data_args.block_size or min(PAPER_BLOCK_SIZE, n_positions)
+    if block_size > n_positions:
+        raise ValueError(f"--block_size {block_size} exceeds the model's context (n_positions={n_positions})")
+    tokenizer.model_max_length = min(tokenizer.model_max_length, n_positions)  # pipelines truncate to the context
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+
+    blocks = lm_blocks(raw, tokenizer, text_column, block_size, data_args, training_args)
+    train_dataset = first_examples(blocks["train"], data_args.max_train_samples) if training_args.do_train else None
+    eval_dataset = first_examples(blocks["validation"], data_args.max_eval_samples) if training_args.do_eval else None
+    for name, dataset in (("training", train_dataset), ("validation", eval_dataset)):
+        if isinstance(dataset, datasets.Dataset) and len(dataset) == 0:
+            raise ValueError(f"the {name} text holds fewer than --block_size={block_size} tokens: no block to use")
+
+    trainer = Trainer(
+        model=model,
+        args=training_args,
+        train_dataset=train_dataset,
+        eval_dataset=eval_dataset,
+        processing_class=tokenizer,
+        data_collator=default_data_collator,
+    )
+
+    results = {}
+    if training_args.do_train:
+        train_result = trainer.train(resume_from_checkpoint=checkpoint)
+        trainer.save_model()  # model, config, generation config and tokenizer
+        metrics = {**train_result.metrics, **_count("train_samples", train_dataset, data_args.max_train_samples)}
+        trainer.log_metrics("train", metrics)
+        trainer.save_metrics("train", metrics)
+        trainer.save_state()
+        results.update(metrics)
+
+    if training_args.do_eval:
+        metrics = trainer.evaluate()
+        metrics["eval_perplexity"] = perplexity(metrics["eval_loss"])
+        metrics.update(_count("eval_samples", eval_dataset, data_args.max_eval_samples))
+        trainer.log_metrics("eval", metrics)
+        trainer.save_metrics("eval", metrics)
+        results.update(metrics)
+
+    card = {"finetuned_from": model_args.model_name_or_path, "tasks": "text-generation"}
+    if data_args.dataset_name:
+        card["dataset"] = " ".join(filter(None, (data_args.dataset_name, data_args.dataset_config_name)))
+    if training_args.push_to_hub:
+        trainer.push_to_hub(**card)
+    else:
+        trainer.create_model_card(**card)
+
+    model_name = model_args.model_name_or_path or f"new GPT-1 ({_shape(model.config)})"
+    report_run(trainer, "pre-training", model_name, {k: v for k, v in results.items() if k.startswith("eval_")},
+               training_args.output_dir)
+    return results
+
+
+def perplexity(loss: float) -> float:
+    """exp(mean next-token cross-entropy in nats): the paper's token-level perplexity."""
+    try:
+        return math.exp(loss)
+    except OverflowError:
+        return math.inf
+
+
+def _count(key: str, dataset, requested: Optional[int]) -> dict:
+    """``{key: number of blocks}``; a stream counts only when capped with --max_*_samples."""
+    if isinstance(dataset, datasets.IterableDataset):
+        return {} if requested is None else {key: requested}
+    return {key: len(dataset)}
+
+
+def _shape(config: GPT1Config) -> str:
+    return f"{config.n_layer} layers, {config.n_embd} wide, {config.n_head} heads, vocabulary {config.vocab_size}"
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,454 @@
+"""End-to-end runs of `examples/pretrain.py` and `examples/finetune.py` on tiny data written here, through their
+`main(argv)`, plus the helpers they share (`modeling_gpt1.reporting`).
+
+One tiny pre-training run (module fixture) feeds the fine-tuning runs, as a user would chain the two scripts.
+"""
+
+import importlib.util
+import json
+import math
+import random
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+from datasets import Dataset
+from safetensors.torch import load_file
+from transformers import (
+    AutoModelForCausalLM,
+    AutoModelForMultipleChoice,
+    AutoModelForSequenceClassification,
+    AutoTokenizer,
+    HfArgumentParser,
+    TrainingArguments,
+    pipeline,
+)
+
+from modeling_gpt1 import GPT1ForMultipleChoice, GPT1ForSequenceClassification
+from modeling_gpt1.reporting import (
+    format_summary,
+    loss_series,
+    parse_script_args,
+    plot_loss_curve,
+    set_script_defaults,
+)
+from modeling_gpt1.training import FINETUNING_DEFAULTS, PRETRAINING_DEFAULTS
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+WORDS = (
+    "the a cat dog bird sat ran flew on under over mat house tree big small red blue green quickly slowly "
+    "and then saw heard old young man woman child park river".split()
+)
+TINY_MODEL = "n_layer=1,n_embd=32,n_head=2,n_positions=64"
+# Flags every run shares: CPU, no logging integrations, a log entry per step (for the loss curves).
+COMMON = ["--use_cpu", "--report_to", "none", "--logging_steps", "1", "--save_strategy", "no",
+          "--per_device_train_batch_size", "4", "--per_device_eval_batch_size", "8"]
+
+
+def load_script(name: str):
+    spec = importlib.util.spec_from_file_location(f"gpt1_example_{name}", EXAMPLES / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+pretrain = load_script("pretrain")
+finetune = load_script("finetune")
+
+
+def sentence(rng: random.Random, low: int = 4, high: int = 10) -> str:
+    return " ".join(rng.choice(WORDS) for _ in range(rng.randint(low, high))) + "."
+
+
+def write_text(path: Path, n_lines: int, seed: int) -> Path:
+    rng = random.Random(seed)
+    path.write_text("".join(sentence(rng, 6, 14) + "\n" for _ in range(n_lines)))
+    return path
+
+
+def read_json(path: Path) -> dict:
+    return json.loads(path.read_text())
+
+
+def pretrain_argv(tmp: Path, output_dir: Path, *extra: str) -> list[str]:
+    return [
+        "--train_file", str(tmp / "train.txt"), "--validation_file", str(tmp / "valid.txt"),
+        "--output_dir", str(output_dir), "--cache_dir", str(tmp / "cache"),
+        "--config_overrides", TINY_MODEL, "--tokenizer_vocab_size", "120", "--block_size", "32",
+        "--seed", "0", *COMMON, *extra,
+    ]
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("corpus")
+    write_text(folder / "train.txt", 60, seed=0)
+    write_text(folder / "valid.txt", 20, seed=1)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def pretrained(corpus) -> tuple[Path, dict]:
+    """A 6-step pre-training run that checkpoints every 3 steps: (output folder, results)."""
+    output_dir = corpus / "pretrained"
+    argv = pretrain_argv(corpus, output_dir, "--max_steps", "6", "--save_strategy", "steps", "--save_steps", "3")
+    return output_dir, pretrain.main(argv)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Pre-training
+
+
+def test_pretrain_writes_a_hub_ready_folder_and_results(pretrained):
+    output_dir, results = pretrained
+    for name in ("config.json", "model.safetensors", "generation_config.json", "tokenizer.json",
+                 "tokenizer_config.json", "all_results.json", "train_results.json", "eval_results.json",
+                 "loss_curve.png", "README.md"):
+        assert (output_dir / name).is_file(), name
+    eval_results = read_json(output_dir / "eval_results.json")
+    assert eval_results["eval_perplexity"] == pytest.approx(math.exp(eval_results["eval_loss"]))
+    all_results = read_json(output_dir / "all_results.json")
+    assert all_results["eval_loss"] == eval_results["eval_loss"]
+    assert all_results["train_loss"] == read_json(output_dir / "train_results.json")["train_loss"]
+    assert results["eval_perplexity"] == eval_results["eval_perplexity"]
+    # The paper's pre-training schedule unless overridden: cosine after 2,000 warm-up steps, so 6 steps stay tiny.
+    state = read_json(output_dir / "trainer_state.json")
+    learning_rates = [entry["learning_rate"] for entry in state["log_history"] if "learning_rate" in entry]
+    assert learning_rates[-1] == pytest.approx(PRETRAINING_DEFAULTS["learning_rate"] * 5 / 2000)
+
+
+def test_pretrained_folder_reloads_with_auto_classes(pretrained):
+    output_dir, _ = pretrained
+    model = AutoModelForCausalLM.from_pretrained(output_dir)
+    tokenizer = AutoTokenizer.from_pretrained(output_dir)
+    config = model.config
+    assert (config.n_layer, config.n_embd, config.n_head, config.n_positions) == (1, 32, 2, 64)
+    assert config.vocab_size == len(tokenizer)
+    assert (config.start_token_id, config.extract_token_id, config.pad_token_id) == (
+        tokenizer.start_token_id, tokenizer.extract_token_id, tokenizer.pad_token_id)
+    inputs = tokenizer("the cat sat on the mat.", return_tensors="pt")
+    with torch.no_grad():
+        loss = model(**inputs, labels=inputs["input_ids"]).loss
+    assert torch.isfinite(loss)
+    generated = model.generate(**inputs, max_new_tokens=3, do_sample=False)
+    assert generated.shape[1] == inputs["input_ids"].shape[1] + 3
+
+
+def test_resuming_from_a_checkpoint_reaches_the_same_weights(pretrained, corpus, tmp_path, monkeypatch):
+    output_dir, _ = pretrained
+    resumed_dir = tmp_path / "resumed"
+    shutil.copytree(output_dir / "checkpoint-3", resumed_dir / "checkpoint-3")  # an interrupted run's folder
+    steps = []
+
+    class CountingTrainer(pretrain.Trainer):
+        def training_step(self, *args, **kwargs):
+            steps.append(self.state.global_step)
+            return super().training_step(*args, **kwargs)
+
+    monkeypatch.setattr(pretrain, "Trainer", CountingTrainer)
+    pretrain.main(pretrain_argv(corpus, resumed_dir, "--max_steps", "6", "--do_eval", "False",
+                                "--resume_from_checkpoint", "last"))
+    assert steps == [3, 4, 5]  # only the steps after the checkpoint ran
+    uninterrupted = load_file(output_dir / "model.safetensors")
+    resumed = load_file(resumed_dir / "model.safetensors")
+    assert uninterrupted.keys() == resumed.keys()
+    for name in uninterrupted:
+        torch.testing.assert_close(resumed[name], uninterrupted[name], rtol=0, atol=1e-6, msg=name)
+
+
+def test_resuming_without_a_checkpoint_is_an_error(corpus, tmp_path):
+    with pytest.raises(FileNotFoundError, match="no checkpoint"):
+        pretrain.main(pretrain_argv(corpus, tmp_path / "empty", "--resume_from_checkpoint", "last"))
+
+
+def test_validation_is_held_out_when_there_is_no_validation_file():
+    texts = Dataset.from_dict({"text": [f"line {i}" for i in range(200)]})
+    split = pretrain.hold_out_validation(texts, 5)
+    # A Dataset keeps its text contiguous: the last 5% is the validation text.
+    assert split["validation"]["text"] == [f"line {i}" for i in range(190, 200)]
+    assert split["train"]["text"] == [f"line {i}" for i in range(190)]
+    # A stream has no length: 5 of every 100 examples.
+    stream = pretrain.hold_out_validation(texts.to_iterable_dataset(), 5)
+    held_out = [example["text"] for example in stream["validation"]]
+    assert held_out == [f"line {i}" for i in (*range(5), *range(100, 105))]
+    assert len(list(stream["train"])) == 190 and not set(held_out) & {e["text"] for e in stream["train"]}
+
+
+def test_config_overrides_get_the_field_types():
+    parsed = pretrain.parse_config_overrides("n_layer=4, n_embd=256,resid_pdrop=0,afn=relu,n_inner=None")
+    assert parsed == {"n_layer": 4, "n_embd": 256, "resid_pdrop": 0.0, "afn": "relu", "n_inner": None}
+    assert isinstance(parsed["resid_pdrop"], float)
+    assert pretrain.parse_config_overrides("n_inner=512,tie_word_embeddings=false") == {
+        "n_inner": 512, "tie_word_embeddings": False}
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [("n_layers=4", "has no field 'n_layers'"), ("n_layer=4.5", "n_layer='4.5' is not an integer"),
+     ("n_layer", "expected key=value"), ("use_cache=maybe", "not true/false")],
+)
+def test_bad_config_overrides_fail_before_training(overrides, message, corpus, tmp_path):
+    with pytest.raises(ValueError, match=message):
+        pretrain.main(pretrain_argv(corpus, tmp_path / "out", "--max_steps", "1") + ["--config_overrides", overrides])
+    assert not (tmp_path / "out" / "model.safetensors").exists()
+
+
+def test_pretrain_rejects_streaming_without_max_steps(corpus, tmp_path):
+    with pytest.raises(ValueError, match="--streaming needs --max_steps"):
+        pretrain.main(pretrain_argv(corpus, tmp_path / "out", "--streaming"))
+
+
+def test_streaming_pretraining_runs_max_steps(pretrained, corpus, tmp_path):
+    output_dir, _ = pretrained
+    results = pretrain.main(pretrain_argv(corpus, tmp_path / "stream", "--streaming", "--max_steps", "2",
+                                          "--tokenizer_name", str(output_dir), "--max_eval_samples", "4"))
+    assert read_json(tmp_path / "stream" / "trainer_state.json")["global_step"] == 2
+    assert results["eval_perplexity"] == pytest.approx(math.exp(results["eval_loss"]))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Fine-tuning: data in the official formats
+
+
+def write_glue(folder: Path, text_columns, label_column: str, labels, sizes=None) -> Path:
+    """A GLUE task folder: `sizes` maps file names to row counts (test files get no label column); `labels` are the
+    label values as written, None for STS-B's float scores."""
+    sizes = sizes or {"train.tsv": 16, "dev.tsv": 8, "test.tsv": 6}
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = random.Random(2)
+    for name, size in sizes.items():
+        labelled = not name.startswith("test")
+        rows = ["\t".join(["index", *text_columns] + [label_column] * labelled)]
+        for i in range(size):
+            label = f"{rng.uniform(0, 5):.3f}" if labels is None else rng.choice(labels)
+            rows.append("\t".join([str(i)] + [sentence(rng) for _ in text_columns] + [label] * labelled))
+        (folder / name).write_text("\n".join(rows) + "\n")
+    return folder
+
+
+def write_glue_rte(folder: Path, text_columns=("sentence1", "sentence2")) -> Path:
+    return write_glue(folder, text_columns, "label", ["entailment", "not_entailment"])
+
+
+def write_story_cloze(folder: Path, n_validation: int = 390, n_test: int = 6) -> Path:
+    """The spring-2016 Story Cloze CSVs; the test file without AnswerRightEnding (unlabelled). The validation file
+    needs more than the 374 stories that the released split holds out."""
+    import csv
+
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = random.Random(3)
+    story = ["InputStoryid", "InputSentence1", "InputSentence2", "InputSentence3", "InputSentence4",
+             "RandomFifthSentenceQuiz1", "RandomFifthSentenceQuiz2"]
+    files = (("cloze_test_val__spring2016 - cloze_test_ALL_val.csv", n_validation, True),
+             ("cloze_test_test__spring2016 - cloze_test_ALL_test.csv", n_test, False))
+    for name, size, labelled in files:
+        with open(folder / name, "w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(story + ["AnswerRightEnding"] * labelled)
+            for i in range(size):
+                writer.writerow([f"story-{i}"] + [sentence(rng) for _ in range(6)] + [rng.choice("12")] * labelled)
+    return folder
+
+
+def write_race(folder: Path) -> Path:
+    """RACE: one JSON passage file (named *.txt, as distributed) per level and split, two questions each."""
+    rng = random.Random(4)
+    for split in ("train", "dev", "test"):
+        for level in ("high", "middle"):
+            (folder / split / level).mkdir(parents=True, exist_ok=True)
+            for n in range(2):
+                passage = {
+                    "article": " ".join(sentence(rng) for _ in range(4)),
+                    "questions": [sentence(rng) for _ in range(2)],
+                    "options": [[sentence(rng, 2, 4) for _ in range(4)] for _ in range(2)],
+                    "answers": [rng.choice("ABCD") for _ in range(2)],
+                    "id": f"{level}{n}.txt",
+                }
+                (folder / split / level / f"{n}.txt").write_text(json.dumps(passage))
+    return folder
+
+
+def finetune_argv(task: str, data_dir: Path, model: Path, output_dir: Path, *extra: str) -> list[str]:
+    return ["--task", task, "--data_dir", str(data_dir), "--model_name_or_path", str(model),
+            "--output_dir", str(output_dir), "--max_steps", "3", "--seed", "0", *COMMON, *extra]
+
+
+def predictions(path: Path) -> list[list[str]]:
+    return [line.split("\t") for line in path.read_text().splitlines()]
+
+
+def test_finetune_glue_tsv_task(pretrained, tmp_path):
+    model_dir, _ = pretrained
+    output_dir = tmp_path / "rte"
+    results = finetune.main(finetune_argv("rte", write_glue_rte(tmp_path / "RTE"), model_dir, output_dir))
+
+    for name in ("all_results.json", "eval_results.json", "train_results.json", "loss_curve.png",
+                 "config.json", "model.safetensors", "tokenizer.json"):
+        assert (output_dir / name).is_file(), name
+    eval_results = read_json(output_dir / "eval_results.json")
+    assert 0 <= eval_results["eval_accuracy"] <= 1 and eval_results["eval_samples"] == 8
+    assert read_json(output_dir / "all_results.json")["eval_accuracy"] == results["eval_accuracy"]
+    # The test file has no labels: one prediction (a label name) per example, GLUE's submission layout.
+    rows = predictions(output_dir / "predict_results_rte.txt")
+    assert rows[0] == ["index", "prediction"] and len(rows) == 7
+    assert {label for _, label in rows[1:]} <= {"entailment", "not_entailment"}
+    # The auxiliary LM loss is on (0.5): both parts are logged and the total combines them.
+    logged = [entry for entry in read_json(output_dir / "trainer_state.json")["log_history"] if "task_loss" in entry]
+    assert logged and all(e["loss"] == pytest.approx(e["task_loss"] + 0.5 * e["lm_loss"], rel=1e-4) for e in logged)
+    # The paper's fine-tuning lr is the default.
+    assert max(e["learning_rate"] for e in logged) <= FINETUNING_DEFAULTS["learning_rate"]
+
+    model = AutoModelForSequenceClassification.from_pretrained(output_dir)
+    assert isinstance(model, GPT1ForSequenceClassification)
+    assert model.config.id2label == {0: "entailment", 1: "not_entailment"}
+    classifier = pipeline("text-classification", model=str(output_dir), device="cpu")
+    assert classifier({"text": "the cat sat on the mat.", "text_pair": "a cat sat."})["label"] in model.config.label2id
+
+
+def test_finetune_similarity_regression(pretrained, tmp_path):
+    """STS-B: both orderings of a pair through GPT1ForSimilarity, one score (MSE), scores as predictions."""
+    output_dir = tmp_path / "stsb"
+    data_dir = write_glue(tmp_path / "STS-B", ("sentence1", "sentence2"), "score", labels=None)
+    results = finetune.main(finetune_argv("stsb", data_dir, pretrained[0], output_dir, "--aux_lm_coef", "0.25"))
+    assert {"eval_pearson", "eval_spearmanr"} <= set(read_json(output_dir / "eval_results.json"))
+    assert math.isfinite(results["eval_loss"])
+    scores = [float(score) for _, score in predictions(output_dir / "predict_results_stsb.txt")[1:]]
+    assert len(scores) == 6 and len(set(scores)) > 1
+    model = AutoModelForSequenceClassification.from_pretrained(output_dir)
+    assert model.config.num_labels == 1 and model.config.problem_type == "regression"
+    assert model.config.architectures == ["GPT1ForSimilarity"]
+
+
+def test_finetune_mnli_evaluates_and_predicts_matched_and_mismatched(pretrained, tmp_path):
+    files = {"train.tsv": 12, "dev_matched.tsv": 6, "dev_mismatched.tsv": 5, "test_matched.tsv": 4,
+             "test_mismatched.tsv": 3}
+    labels = ["entailment", "neutral", "contradiction"]
+    data_dir = write_glue(tmp_path / "MNLI", ("sentence1", "sentence2"), "gold_label", labels, sizes=files)
+    output_dir = tmp_path / "mnli"
+    finetune.main(finetune_argv("mnli", data_dir, pretrained[0], output_dir))
+    eval_results = read_json(output_dir / "eval_results.json")
+    assert (eval_results["eval_samples"], eval_results["eval_mismatched_samples"]) == (6, 5)
+    assert {"eval_accuracy", "eval_mismatched_accuracy"} <= set(eval_results)
+    assert len(predictions(output_dir / "predict_results_mnli.txt")) == 5
+    assert len(predictions(output_dir / "predict_results_mnli_mismatched.txt")) == 4
+
+
+def test_finetune_story_cloze_csv(pretrained, tmp_path):
+    model_dir, _ = pretrained
+    output_dir = tmp_path / "rocstories"
+    argv = finetune_argv("rocstories", write_story_cloze(tmp_path / "cloze"), model_dir, output_dir,
+                         "--max_train_samples", "12", "--max_eval_samples", "8", "--num_transferred_layers", "0")
+    results = finetune.main(argv)
+    assert "eval_accuracy" in read_json(output_dir / "eval_results.json")
+    assert results["train_samples"] == 12
+    rows = predictions(output_dir / "predict_results_rocstories.txt")
+    assert len(rows) == 7 and {label for _, label in rows[1:]} <= {"1", "2"}
+    model = AutoModelForMultipleChoice.from_pretrained(output_dir)
+    assert isinstance(model, GPT1ForMultipleChoice) and model.config.id2label == {0: "1", 1: "2"}
+
+
+def test_finetune_race_json_without_auxiliary_loss(pretrained, tmp_path):
+    model_dir, _ = pretrained
+    output_dir = tmp_path / "race"
+    results = finetune.main(finetune_argv("race", write_race(tmp_path / "RACE"), model_dir, output_dir,
+                                          "--aux_lm_coef", "0", "--max_seq_length", "48"))
+    assert read_json(output_dir / "eval_results.json")["eval_samples"] == 8
+    # RACE's test passages have answers: scored, and predicted.
+    assert 0 <= read_json(output_dir / "test_results.json")["test_accuracy"] <= 1
+    assert results["test_accuracy"] == read_json(output_dir / "all_results.json")["test_accuracy"]
+    assert len(predictions(output_dir / "predict_results_race.txt")) == 9
+    history = read_json(output_dir / "trainer_state.json")["log_history"]
+    assert not any("lm_loss" in entry for entry in history)
+    model = AutoModelForMultipleChoice.from_pretrained(output_dir)
+    assert model.config.id2label == {0: "A", 1: "B", 2: "C", 3: "D"}
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Fine-tuning: bad input fails before training
+
+
+@pytest.fixture
+def no_training(monkeypatch):
+    """Make building the Trainer an error, so a test sees whether a run got that far."""
+
+    def trainer(*args, **kwargs):
+        raise AssertionError("the run reached the Trainer")
+
+    monkeypatch.setattr(finetune, "Trainer", trainer)
+
+
+def test_missing_data_file_fails_before_training(no_training, pretrained, tmp_path):
+    data_dir = write_glue_rte(tmp_path / "RTE")
+    (data_dir / "train.tsv").unlink()
+    with pytest.raises(FileNotFoundError, match="train.tsv"):
+        finetune.main(finetune_argv("rte", data_dir, pretrained[0], tmp_path / "out"))
+
+
+def test_tsv_with_wrong_columns_fails_before_training(no_training, pretrained, tmp_path):
+    data_dir = write_glue_rte(tmp_path / "RTE", text_columns=("premise", "hypothesis"))
+    with pytest.raises(ValueError, match=r"lacks the column\(s\) \['sentence1', 'sentence2'\]"):
+        finetune.main(finetune_argv("rte", data_dir, pretrained[0], tmp_path / "out"))
+
+
+def test_unknown_task_fails_before_training(no_training, pretrained, tmp_path):
+    with pytest.raises(ValueError, match="unknown task 'glue'.*rte"):
+        finetune.main(finetune_argv("glue", tmp_path, pretrained[0], tmp_path / "out"))
+
+
+def test_sequence_longer_than_the_context_fails_before_training(no_training, pretrained, tmp_path):
+    data_dir = write_glue_rte(tmp_path / "RTE")
+    with pytest.raises(ValueError, match="exceeds the model's context"):
+        finetune.main(finetune_argv("rte", data_dir, pretrained[0], tmp_path / "out", "--max_seq_length", "65"))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Shared helpers
+
+
+def test_paper_defaults_give_way_to_command_line_flags(tmp_path):
+    parser = HfArgumentParser(TrainingArguments)
+    (defaults,) = parse_script_args(parser, ["--output_dir", str(tmp_path), "--use_cpu"], FINETUNING_DEFAULTS)
+    for name, value in FINETUNING_DEFAULTS.items():
+        assert getattr(defaults, name) == value, name
+    assert defaults.do_train and defaults.do_eval and not defaults.bf16 and not defaults.fp16
+
+    parser = HfArgumentParser(TrainingArguments)
+    argv = ["--output_dir", str(tmp_path), "--use_cpu", "--learning_rate", "1e-3", "--do_eval", "False"]
+    (overridden,) = parse_script_args(parser, argv, FINETUNING_DEFAULTS)
+    assert overridden.learning_rate == 1e-3 and not overridden.do_eval
+    assert overridden.num_train_epochs == FINETUNING_DEFAULTS["num_train_epochs"]
+
+
+def test_loss_curve_and_summary_from_a_log_history(tmp_path):
+    history = [
+        {"loss": 2.0, "task_loss": 0.7, "lm_loss": 2.6, "step": 1},
+        {"loss": 1.5, "task_loss": 0.5, "lm_loss": 2.0, "step": 2},
+        {"eval_loss": 1.7, "eval_accuracy": 0.6, "step": 2},
+        {"train_runtime": 3.0, "train_loss": 1.75, "step": 2},
+    ]
+    series = loss_series(history)
+    assert series == {"loss": ([1, 2], [2.0, 1.5]), "task_loss": ([1, 2], [0.7, 0.5]),
+                      "lm_loss": ([1, 2], [2.6, 2.0]), "eval_loss": ([2], [1.7])}
+    path = plot_loss_curve(history, tmp_path / "plots" / "loss_curve.png")
+    assert path.read_bytes().startswith(b"\x89PNG")
+    assert plot_loss_curve([{"train_runtime": 1.0, "step": 0}], tmp_path / "empty.png") is None
+    table = format_summary({"task": "rte", "eval_accuracy": 0.612345, "skipped": None}, title="GPT-1 rte")
+    assert "| eval_accuracy | 0.6123" in table and "skipped" not in table
+    assert len({len(line) for line in table.splitlines()}) == 1  # a rectangle
+
+
+def test_mixed_precision_follows_the_device_unless_a_flag_decides(monkeypatch):
+    monkeypatch.setattr("modeling_gpt1.reporting.device_precision", lambda: {"bf16": True})  # a GPU with bf16
+
+    def parse(*flags):
+        parser = HfArgumentParser(TrainingArguments)
+        argv = ["--output_dir", "out", *flags]
+        set_script_defaults(parser, argv, {})
+        args, _ = parser.parse_known_args(argv)  # the values, without TrainingArguments' hardware checks
+        return args.bf16, args.fp16
+
+    assert parse() == (True, False)
+    assert parse("--use_cpu") == (False, False)
+    assert parse("--bf16", "False") == (False, False)
+    assert parse("--fp16") == (False, True)
