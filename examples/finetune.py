@@ -35,6 +35,7 @@ from modeling_gpt1 import (
     InputTransform,
     add_auxiliary_loss_logging,
 )
+from modeling_gpt1.hub import publish_run
 from modeling_gpt1.reporting import configure_logging, parse_script_args, report_run, resolve_checkpoint
 from modeling_gpt1.tasks import TASKS, get_task, load_task_dataset, metric_fn
 from modeling_gpt1.tokenization_gpt1 import add_gpt1_special_tokens
@@ -254,12 +255,13 @@ def main(argv: Optional[list[str]] = None) -> dict:
             trainer.save_metrics("test", output.metrics)
             results.update(output.metrics)
 
-    card = {"finetuned_from": model_args.model_name_or_path, "dataset": spec.hub_dataset[0],
-            "tasks": "multiple-choice" if spec.family == "multiple_choice" else "text-classification"}
-    if training_args.push_to_hub:
-        trainer.push_to_hub(**card)
-    else:
-        trainer.create_model_card(**card)
+    publish_run(
+        training_args, results, dataset="/".join(filter(None, spec.hub_dataset)),
+        task="multiple-choice" if spec.family == "multiple_choice" else "text-classification",
+        base_model=model_args.model_name_or_path,
+        training_summary={"task": spec.name, "transformation": spec.family, "aux_lm_coef": model_args.aux_lm_coef,
+                          "learning_rate": training_args.learning_rate, "epochs": training_args.num_train_epochs},
+    )
 
     shown = {key: value for key, value in results.items() if key.startswith(("eval_", "test_"))}
     report_run(trainer, spec.name, model_args.model_name_or_path, shown, training_args.output_dir)

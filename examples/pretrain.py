@@ -24,6 +24,7 @@ from datasets import DatasetDict, IterableDatasetDict, load_dataset
 from transformers import AutoTokenizer, HfArgumentParser, Trainer, TrainingArguments, default_data_collator, set_seed
 
 from modeling_gpt1 import GPT1Config, GPT1LMHeadModel
+from modeling_gpt1.hub import publish_run
 from modeling_gpt1.reporting import configure_logging, parse_script_args, report_run, resolve_checkpoint
 from modeling_gpt1.tokenization_gpt1 import train_gpt1_tokenizer
 from modeling_gpt1.training import PRETRAINING_DEFAULTS
@@ -309,13 +310,12 @@ def main(argv: Optional[list[str]] = None) -> dict:
         trainer.save_metrics("eval", metrics)
         results.update(metrics)
 
-    card = {"finetuned_from": model_args.model_name_or_path, "tasks": "text-generation"}
-    if data_args.dataset_name:
-        card["dataset"] = " ".join(filter(None, (data_args.dataset_name, data_args.dataset_config_name)))
-    if training_args.push_to_hub:
-        trainer.push_to_hub(**card)
-    else:
-        trainer.create_model_card(**card)
+    dataset = " ".join(filter(None, (data_args.dataset_name, data_args.dataset_config_name))) or "local text"
+    publish_run(
+        training_args, results, dataset=dataset, task="text-generation", base_model=model_args.model_name_or_path,
+        training_summary={"block_size": block_size, "learning_rate": training_args.learning_rate,
+                          "steps": trainer.state.global_step},
+    )
 
     model_name = model_args.model_name_or_path or f"new GPT-1 ({_shape(model.config)})"
     report_run(trainer, "pre-training", model_name, {k: v for k, v in results.items() if k.startswith("eval_")},

@@ -123,6 +123,34 @@ def push_folder(
         ) from error
 
 
+# Trainer metrics that describe the run rather than the model's quality.
+RUN_METRICS = {"loss", "task_loss", "lm_loss", "runtime", "samples_per_second", "steps_per_second", "samples", "epoch"}
+
+
+def card_results(metrics: dict, dataset: str, task: str | None = None, split: str = "validation") -> list[dict]:
+    """Trainer's `eval_*` metrics as model-card results (`hub_card.render_model_card`'s `results`)."""
+    results = []
+    for key, value in metrics.items():
+        name = key.removeprefix("eval_")
+        if key.startswith("eval_") and name not in RUN_METRICS and isinstance(value, (int, float)):
+            results.append({"task": task, "dataset": dataset, "metric": name, "value": float(value), "split": split})
+    return [{k: v for k, v in result.items() if v is not None} for result in results]
+
+
+def publish_run(training_args, metrics: dict, *, dataset: str, task: str | None = None, base_model: str | None = None,
+                training_summary: dict | None = None) -> None:
+    """End of a training script: write the model card into the output folder and, with `--push_to_hub`, upload the
+    folder to `--hub_model_id` (default: the folder's name) with Trainer's own hub arguments."""
+    folder = Path(training_args.output_dir)
+    repo_id = training_args.hub_model_id or folder.resolve().name
+    write_model_card(
+        folder, results=card_results(metrics, dataset, task), base_model=base_model,
+        datasets=[dataset], training_summary=training_summary, repo_id=repo_id,
+    )
+    if training_args.push_to_hub:
+        push_folder(folder, repo_id, private=training_args.hub_private_repo, token=training_args.hub_token)
+
+
 def _nothing_uploaded(folder: Path, card_written: bool) -> str:
     change = " except for the model card README.md written for this upload" if card_written else ""
     return f"nothing was uploaded, the local folder {folder} is unchanged{change}"

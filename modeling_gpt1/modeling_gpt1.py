@@ -77,11 +77,15 @@ class GPT1Attention(nn.Module):
         return self.resid_dropout(self.c_proj(output)), weights
 
 
+# The same function as one fused kernel instead of a chain of element-wise ops.
+FUSED_ACTIVATIONS = {"gelu_new": "gelu_pytorch_tanh"}
+
+
 class GPT1MLP(nn.Module):
     def __init__(self, config: GPT1Config):
         super().__init__()
         self.c_fc = nn.Linear(config.n_embd, config.n_inner)
-        self.act = ACT2FN[config.afn]
+        self.act = ACT2FN[FUSED_ACTIVATIONS.get(config.afn, config.afn)]
         self.c_proj = nn.Linear(config.n_inner, config.n_embd)
         self.dropout = nn.Dropout(config.resid_pdrop)
 
