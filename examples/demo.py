@@ -238,7 +238,7 @@ def main(argv=None) -> dict:
     for row in rows:
         folder = out / f"{row['task']}-from-pre-trained"
         write_model_card(
-            folder, base_model=str(pretrained), model_name=f"gpt1-demo-{row['task']}",
+            folder, model_name=f"gpt1-demo-{row['task']}", training_summary={"fine-tuned from": str(pretrained)},
             results=[{"task": "text-classification" if row["transformation"] != "multiple_choice" else "multiple-choice",
                       "dataset": row["task"], "metric": row["metric"], "value": row["pre-trained"],
                       "split": "validation"}],

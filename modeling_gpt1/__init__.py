@@ -29,7 +29,8 @@ AutoConfig.register("gpt1", GPT1Config, exist_ok=True)
 for auto_class, model_class in (
     (AutoModel, GPT1Model),
     (AutoModelForCausalLM, GPT1LMHeadModel),
-    (AutoModelForSequenceClassification, GPT1ForSequenceClassification),
+    # Two classes: Transformers picks the one named in config.architectures (an LM checkpoint gets the first).
+    (AutoModelForSequenceClassification, (GPT1ForSequenceClassification, GPT1ForSimilarity)),
     (AutoModelForMultipleChoice, GPT1ForMultipleChoice),
 ):
     auto_class.register(GPT1Config, model_class, exist_ok=True)

@@ -51,6 +51,8 @@ class GPT1WithAuxiliaryLM(GPT1PreTrainedModel):
     Add `AuxiliaryLossCallback` to a Trainer to log the two parts of the loss.
     """
 
+    accepts_loss_kwargs = False  # both losses are means: Trainer scales them for gradient accumulation
+
     def __init__(self, head: GPT1TaskHeadModel, aux_lm_coef: float = PAPER_AUX_LM_COEF):
         if not isinstance(head, GPT1TaskHeadModel):
             raise TypeError(f"GPT1WithAuxiliaryLM wraps a GPT-1 task head, got {type(head).__name__}")
@@ -65,12 +67,15 @@ class GPT1WithAuxiliaryLM(GPT1PreTrainedModel):
         self.main_input_name = head.main_input_name
         self._loss_sums = {"task_loss": 0.0, "lm_loss": 0.0}
         self._loss_steps = 0
+        self.train(head.training)
 
     def train(self, mode: bool = True):
         self.head.training = mode  # the children are shared; keep the head's own flag in step
         return super().train(mode)
 
-    def forward(self, input_ids=None, attention_mask=None, labels=None, lm_labels=None, position_ids=None, **kwargs):
+    def forward(self, input_ids=None, attention_mask=None, labels=None, position_ids=None, **kwargs):
+        # `lm_labels` stays out of the signature: Trainer takes every `*labels` argument there for a label column.
+        lm_labels = kwargs.pop("lm_labels", None)
         head = self.head
         outputs = self.transformer(
             **head.flatten_inputs(input_ids, attention_mask, position_ids), use_cache=False, return_dict=True, **kwargs

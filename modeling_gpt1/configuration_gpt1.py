@@ -30,6 +30,8 @@ class GPT1Config(PreTrainedConfig):
     """
 
     model_type = "gpt1"
+    # Outputs that Trainer's evaluation must not take for predictions.
+    keys_to_ignore_at_inference = ["cache", "task_loss", "lm_loss"]
     attribute_map = {
         "hidden_size": "n_embd",
         "num_attention_heads": "n_head",

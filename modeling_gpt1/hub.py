@@ -143,6 +143,9 @@ def publish_run(training_args, metrics: dict, *, dataset: str, task: str | None 
     folder to `--hub_model_id` (default: the folder's name) with Trainer's own hub arguments."""
     folder = Path(training_args.output_dir)
     repo_id = training_args.hub_model_id or folder.resolve().name
+    if base_model and Path(base_model).exists():  # a local folder is no Hub id: name it in the summary instead
+        training_summary = {"fine-tuned from": base_model, **(training_summary or {})}
+        base_model = None
     write_model_card(
         folder, results=card_results(metrics, dataset, task), base_model=base_model,
         datasets=[dataset], training_summary=training_summary, repo_id=repo_id,

@@ -309,6 +309,7 @@ class GPT1TaskHeadModel(GPT1PreTrainedModel):
     """
 
     output_class = SequenceClassifierOutput
+    accepts_loss_kwargs = False  # the task loss is a mean over the batch: Trainer scales it for gradient accumulation
     n_sequences: int | None = None  # sequences per example this head requires (None: any number)
     needs_sequence_dim = False  # whether input_ids must be [batch, n_sequences, length]
 

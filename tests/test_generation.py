@@ -1,0 +1,108 @@
+"""`generate` through transformers' GenerationMixin: KV cache, left padding, sampling, beams, streaming."""
+
+import pytest
+import torch
+from conftest import pad_batch
+from transformers import Cache, DynamicCache
+from transformers.generation.streamers import BaseStreamer
+
+PROMPTS = [[5, 17, 42, 8, 3, 61], [9, 28, 33], [70, 2, 11, 54]]
+
+
+@pytest.fixture
+def prompt(input_ids):
+    return input_ids[:1]
+
+
+def test_cache_gives_the_same_greedy_tokens_as_no_cache(model, input_ids):
+    cached = model.generate(input_ids, max_new_tokens=12, do_sample=False)
+    uncached = model.generate(input_ids, max_new_tokens=12, do_sample=False, use_cache=False)
+    assert cached.shape == (2, input_ids.shape[1] + 12)
+    assert torch.equal(cached, uncached)
+
+
+def test_left_padded_batch_gives_the_same_tokens_as_one_prompt_at_a_time(model, config):
+    ids, mask = pad_batch(PROMPTS, config.pad_token_id, "left")
+    batched = model.generate(
+        ids, attention_mask=mask, max_new_tokens=10, do_sample=False, pad_token_id=config.pad_token_id
+    )
+    new_tokens = batched[:, ids.shape[1] :]
+    for i, row in enumerate(PROMPTS):
+        alone = model.generate(torch.tensor([row]), max_new_tokens=10, do_sample=False)
+        assert torch.equal(new_tokens[i], alone[0, len(row) :]), f"prompt {i} continues differently when batched"
+
+
+def test_sampling_with_a_fixed_seed_is_reproducible(model, prompt):
+    def sample(seed):
+        torch.manual_seed(seed)
+        return model.generate(prompt, max_new_tokens=12, do_sample=True, top_k=0)
+
+    assert torch.equal(sample(1), sample(1))
+    assert not torch.equal(sample(1), sample(2))
+
+
+def test_beam_search_returns_the_requested_sequences(model, prompt):
+    outputs = model.generate(
+        prompt,
+        max_new_tokens=6,
+        num_beams=4,
+        num_return_sequences=3,
+        do_sample=False,
+        return_dict_in_generate=True,
+        output_scores=True,
+    )
+    assert outputs.sequences.shape == (3, prompt.shape[1] + 6)
+    assert torch.equal(outputs.sequences[:, : prompt.shape[1]], prompt.expand(3, -1))
+    assert len({tuple(row.tolist()) for row in outputs.sequences}) == 3, "beams should be distinct"
+    scores = outputs.sequences_scores
+    assert torch.all(scores[:-1] >= scores[1:]), "beams come best first"
+
+
+class CollectingStreamer(BaseStreamer):
+    """Stand-in for TextIteratorStreamer that needs no tokenizer: it records what `generate` pushes."""
+
+    def __init__(self):
+        self.chunks, self.ended = [], 0
+
+    def put(self, value):
+        self.chunks.append(value.reshape(-1).tolist())
+
+    def end(self):
+        self.ended += 1
+
+
+def test_streamer_receives_the_prompt_then_each_new_token(model, prompt):
+    streamer = CollectingStreamer()
+    output = model.generate(prompt, max_new_tokens=8, do_sample=False, streamer=streamer)
+    assert streamer.chunks[0] == prompt[0].tolist()
+    assert all(len(chunk) == 1 for chunk in streamer.chunks[1:])
+    assert sum(streamer.chunks, []) == output[0].tolist()
+    assert streamer.ended == 1
+
+
+def test_cache_is_a_transformers_dynamic_cache(model, input_ids):
+    cache = model(input_ids, use_cache=True).cache
+    assert isinstance(cache, Cache) and isinstance(cache, DynamicCache)
+    assert cache.get_seq_length() == input_ids.shape[1]
+    assert model(input_ids, use_cache=False).cache is None
+
+
+def test_incremental_forward_equals_full_forward(model, input_ids):
+    """Prefix, then one token at a time with the returned cache: the same logits as one pass over everything."""
+    full = model(input_ids).logits
+    prefix = 3
+    outputs = model(input_ids[:, :prefix], use_cache=True)
+    steps = [outputs.logits]
+    for position in range(prefix, input_ids.shape[1]):
+        outputs = model(input_ids[:, position : position + 1], cache=outputs.cache, use_cache=True)
+        steps.append(outputs.logits)
+    torch.testing.assert_close(torch.cat(steps, dim=1), full, atol=1e-5, rtol=1e-5)
+
+
+def test_incremental_forward_with_left_padding(model, config):
+    """The cached path keeps using the attention mask: padded rows step forward like unpadded ones."""
+    ids, mask = pad_batch(PROMPTS, config.pad_token_id, "left")
+    full = model(ids, attention_mask=mask).logits
+    outputs = model(ids[:, :-1], attention_mask=mask[:, :-1], use_cache=True)
+    last = model(ids[:, -1:], attention_mask=mask, cache=outputs.cache).logits
+    torch.testing.assert_close(last[:, -1], full[:, -1], atol=1e-5, rtol=1e-5)

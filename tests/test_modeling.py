@@ -1,0 +1,269 @@
+"""GPT1Config, GPT1Model and GPT1LMHeadModel: shapes, padding, attention backends, loss, tying, saving, training."""
+
+import json
+
+import pytest
+import torch
+from conftest import make_config, make_lm, pad_batch
+from torch.nn import functional as F
+from transformers import AutoConfig, AutoModel, AutoModelForCausalLM
+
+from modeling_gpt1 import GPT1Config, GPT1LMHeadModel, GPT1Model
+
+# ---------------------------------------------------------------------------------------------------------------
+# Configuration
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def test_config_defaults_are_the_paper_117m_model():
+    config = GPT1Config()
+    assert (config.n_embd, config.n_layer, config.n_head) == (768, 12, 12)
+    assert (config.n_positions, config.n_inner) == (512, 3072)
+    assert config.afn == "gelu_new"
+    assert config.layer_norm_epsilon == 1e-5
+    assert config.vocab_size == 40482
+    special = (config.start_token_id, config.delimiter_token_id, config.extract_token_id, config.pad_token_id)
+    assert special == (40478, 40479, 40480, 40481)
+
+
+def test_config_standard_attribute_names():
+    config = make_config()
+    assert config.hidden_size == config.n_embd == 32
+    assert config.num_attention_heads == config.n_head == 4
+    assert config.num_hidden_layers == config.n_layer == 2
+    assert config.max_position_embeddings == config.n_positions == 64
+
+
+@pytest.mark.parametrize(
+    "overrides, field",
+    [
+        (dict(n_embd=30, n_head=4), "n_embd"),
+        (dict(vocab_size=0), "vocab_size"),
+        (dict(n_positions=-1), "n_positions"),
+        (dict(n_embd=0), "n_embd"),
+        (dict(n_layer=0), "n_layer"),
+        (dict(n_head=0), "n_head"),
+        (dict(n_inner=0), "n_inner"),
+        (dict(resid_pdrop=1.0), "resid_pdrop"),
+        (dict(embd_pdrop=-0.1), "embd_pdrop"),
+        (dict(attn_pdrop=1.5), "attn_pdrop"),
+        (dict(classifier_dropout=1.0), "classifier_dropout"),
+        (dict(afn="not_an_activation"), "afn"),
+        (dict(pad_token_id=99), "pad_token_id"),
+        (dict(start_token_id=-1), "start_token_id"),
+        (dict(delimiter_token_id=500), "delimiter_token_id"),
+        (dict(extract_token_id=99), "extract_token_id"),
+    ],
+)
+def test_config_rejects_bad_values_naming_the_field(overrides, field):
+    with pytest.raises(ValueError, match=field):
+        make_config(**overrides)
+
+
+def test_released_parameter_count():
+    """The release has 116,534,784 parameters: 40,478 BPE embeddings, no special tokens, tied output layer."""
+    config = GPT1Config(vocab_size=40478)
+    with torch.device("meta"):  # shapes only: no memory, no initialisation cost
+        backbone = GPT1Model(config)
+        lm = GPT1LMHeadModel(config)
+    assert sum(p.numel() for p in backbone.parameters()) == 116_534_784
+    # The LM head adds no parameters: it is the token embedding.
+    assert sum(p.numel() for p in lm.parameters()) == 116_534_784
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Forward pass
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def test_output_shapes(model, input_ids, config):
+    outputs = model(input_ids)
+    assert outputs.logits.shape == (2, 7, config.vocab_size)
+    assert model.transformer(input_ids).last_hidden_state.shape == (2, 7, config.n_embd)
+
+
+def test_hidden_states_are_embeddings_then_one_per_block(model, input_ids, config):
+    outputs = model.transformer(input_ids, output_hidden_states=True)
+    assert len(outputs.hidden_states) == config.n_layer + 1
+    positions = torch.arange(input_ids.shape[1])
+    embeddings = model.transformer.wte(input_ids) + model.transformer.wpe(positions)
+    torch.testing.assert_close(outputs.hidden_states[0], embeddings)
+    torch.testing.assert_close(outputs.hidden_states[-1], outputs.last_hidden_state)
+
+
+def test_attentions_with_eager(eager_model, input_ids, config):
+    attentions = eager_model(input_ids, output_attentions=True).attentions
+    assert len(attentions) == config.n_layer
+    for weights in attentions:
+        assert weights.shape == (2, config.n_head, 7, 7)
+        torch.testing.assert_close(weights.sum(-1), torch.ones(2, config.n_head, 7))
+        future = torch.ones(7, 7, dtype=torch.bool).triu(1)
+        assert torch.all(weights[..., future] == 0), "a token attends to a later token"
+
+
+def test_attentions_with_sdpa_is_a_clear_error(model, input_ids):
+    assert model.config._attn_implementation == "sdpa"
+    with pytest.raises(ValueError, match="eager"):
+        model(input_ids, output_attentions=True)
+
+
+def test_inputs_embeds_equals_input_ids(model, input_ids):
+    from_ids = model(input_ids).logits
+    from_embeds = model(inputs_embeds=model.transformer.wte(input_ids)).logits
+    torch.testing.assert_close(from_embeds, from_ids)
+
+
+@pytest.mark.parametrize("side", ["left", "right"])
+def test_padding_does_not_change_real_tokens(model, config, side):
+    """Each padded row's logits at its real tokens equal the logits of the row alone, unpadded."""
+    rows = [[5, 17, 42, 8, 3, 61], [9, 28, 33]]
+    ids, mask = pad_batch(rows, config.pad_token_id, side)
+    logits = model(ids, attention_mask=mask).logits
+    for i, row in enumerate(rows):
+        alone = model(torch.tensor([row])).logits[0]
+        torch.testing.assert_close(logits[i][mask[i].bool()], alone, atol=1e-5, rtol=1e-5)
+
+
+def test_sdpa_and_eager_agree_with_padding(model, eager_model, config):
+    rows = [[5, 17, 42, 8, 3, 61, 7], [9, 28, 33, 2]]
+    ids, mask = pad_batch(rows, config.pad_token_id, "left")
+    assert torch.equal(model.lm_head.weight, eager_model.lm_head.weight)
+    sdpa = model(ids, attention_mask=mask).logits
+    eager = eager_model(ids, attention_mask=mask).logits
+    real = mask.bool()  # padded queries see no key at all; only real positions carry meaning
+    torch.testing.assert_close(sdpa[real], eager[real], atol=1e-5, rtol=1e-5)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Loss, tied weights, saving
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def test_lm_loss_is_shifted_cross_entropy_ignoring_minus_100(model, input_ids, config):
+    labels = input_ids.clone()
+    labels[0, 2] = -100
+    labels[1, 4:] = -100
+    outputs = model(input_ids, labels=labels)
+    expected = F.cross_entropy(
+        outputs.logits[:, :-1].reshape(-1, config.vocab_size), labels[:, 1:].reshape(-1), ignore_index=-100
+    )
+    torch.testing.assert_close(outputs.loss, expected)
+
+
+def test_lm_head_is_tied_to_token_embedding(model):
+    assert model.lm_head.weight is model.transformer.wte.weight
+
+
+def test_tying_survives_resize_token_embeddings(model):
+    model.resize_token_embeddings(120)
+    assert model.config.vocab_size == 120
+    assert model.transformer.wte.weight.shape == (120, 32)
+    assert model.lm_head.weight is model.transformer.wte.weight
+    assert model(torch.tensor([[119, 3]])).logits.shape == (1, 2, 120)
+
+
+def test_save_and_load_round_trip(model, input_ids, tmp_path):
+    model.save_pretrained(tmp_path)
+    assert (tmp_path / "model.safetensors").is_file()
+    assert json.loads((tmp_path / "config.json").read_text())["model_type"] == "gpt1"
+
+    loaded = GPT1LMHeadModel.from_pretrained(tmp_path).eval()
+    assert loaded.lm_head.weight is loaded.transformer.wte.weight
+    assert torch.equal(loaded(input_ids).logits, model(input_ids).logits)
+
+
+def test_saved_folder_loads_through_auto_classes(model, input_ids, tmp_path):
+    model.save_pretrained(tmp_path)
+
+    config = AutoConfig.from_pretrained(tmp_path)
+    assert isinstance(config, GPT1Config)
+    assert config.to_diff_dict() == model.config.to_diff_dict()
+
+    lm = AutoModelForCausalLM.from_pretrained(tmp_path).eval()
+    assert type(lm) is GPT1LMHeadModel
+    assert torch.equal(lm(input_ids).logits, model(input_ids).logits)
+
+    backbone = AutoModel.from_pretrained(tmp_path).eval()
+    assert type(backbone) is GPT1Model
+    expected = model.transformer(input_ids).last_hidden_state
+    assert torch.equal(backbone(input_ids).last_hidden_state, expected)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Training
+# ---------------------------------------------------------------------------------------------------------------
+
+NO_DROPOUT = dict(resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0)
+
+
+def _gradients(model, input_ids):
+    """Gradients of the LM loss, and how many times the first block's MLP ran (2 when its forward is recomputed)."""
+    calls = []
+    hook = model.transformer.h[0].mlp.register_forward_hook(lambda *args: calls.append(1))
+    model.train()
+    model(input_ids, labels=input_ids).loss.backward()
+    hook.remove()
+    return {name: p.grad.clone() for name, p in model.named_parameters()}, len(calls)
+
+
+@pytest.mark.filterwarnings("ignore:`gradient_checkpointing_enable` is deprecated:FutureWarning")
+@pytest.mark.parametrize("enable", ["activation_checkpointing_enable", "gradient_checkpointing_enable"])
+def test_gradient_checkpointing_gives_the_same_gradients(input_ids, enable):
+    """Both the current name and the deprecated alias (still what many training scripts call) must work."""
+    plain, plain_calls = _gradients(make_lm(**NO_DROPOUT), input_ids)
+
+    model = make_lm(**NO_DROPOUT)
+    getattr(model, enable)()
+    checkpointed, checkpointed_calls = _gradients(model, input_ids)
+
+    assert (plain_calls, checkpointed_calls) == (1, 2), "checkpointing should recompute each block in backward"
+    assert plain.keys() == checkpointed.keys()
+    for name in plain:
+        torch.testing.assert_close(checkpointed[name], plain[name], msg=name)
+
+
+def test_a_few_adamw_steps_lower_the_loss(input_ids):
+    model = make_lm(**NO_DROPOUT).train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
+    losses = []
+    for _ in range(10):
+        loss = model(input_ids, labels=input_ids).loss
+        losses.append(loss.item())
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    assert losses[-1] < 0.5 * losses[0], losses
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Bad input
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def test_too_long_sequence_is_rejected(model, config):
+    with pytest.raises(ValueError, match="n_positions"):
+        model(torch.zeros(1, config.n_positions + 1, dtype=torch.long))
+
+
+def test_too_long_with_cache_is_rejected(model, config):
+    cache = model(torch.zeros(1, config.n_positions - 2, dtype=torch.long), use_cache=True).cache
+    with pytest.raises(ValueError, match=r"cached.*n_positions"):
+        model(torch.zeros(1, 3, dtype=torch.long), cache=cache)
+
+
+@pytest.mark.parametrize("bad_id", [-1, 99, 1000])
+def test_token_ids_outside_the_vocabulary_are_rejected(model, bad_id):
+    with pytest.raises(ValueError, match="vocab_size"):
+        model(torch.tensor([[1, bad_id, 2]]))
+
+
+def test_attention_mask_of_wrong_shape_is_rejected(model, input_ids):
+    with pytest.raises(ValueError, match="attention_mask"):
+        model(input_ids, attention_mask=torch.ones(2, input_ids.shape[1] - 1, dtype=torch.long))
+
+
+def test_both_or_neither_of_ids_and_embeds_is_rejected(model, input_ids):
+    with pytest.raises(ValueError, match="input_ids or inputs_embeds"):
+        model(input_ids, inputs_embeds=model.transformer.wte(input_ids))
+    with pytest.raises(ValueError, match="input_ids or inputs_embeds"):
+        model()
