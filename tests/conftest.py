@@ -59,3 +59,13 @@ def pad_batch(rows: list[list[int]], pad_token_id: int, side: str = "left") -> t
         ids[i, span] = torch.tensor(row)
         mask[i, span] = 1
     return ids, mask
+
+
+@pytest.fixture(autouse=True)
+def _package_auto_classes():
+    """A test that loads a folder with trust_remote_code=True leaves the folder's copy of the classes in the Auto
+    mappings (Transformers' behaviour for remote code); put the package's own classes back after every test."""
+    yield
+    import modeling_gpt1
+
+    modeling_gpt1.register_auto_classes()
