@@ -1,0 +1,131 @@
+"""The main job's fast path: pre-training, the four fine-tuning transformations, the table, Hub-ready folders."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import torch
+import transformers
+import yaml
+from transformers import AutoModelForSequenceClassification, AutoTokenizer, pipeline
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
+
+import demo  # noqa: E402
+
+DEMO_TASKS = ("word_order", "next_sentence", "same_module", "true_ending")
+
+# A fresh interpreter in which `modeling_gpt1` cannot be imported: the folder's own code must do the work.
+CHILD = textwrap.dedent(
+    """
+    import importlib.abc, sys
+
+    class HidePackage(importlib.abc.MetaPathFinder):
+        def find_spec(self, name, path=None, target=None):
+            if name.split(".")[0] == "modeling_gpt1":
+                raise ModuleNotFoundError(f"No module named {name!r} (hidden for this test)")
+
+    sys.meta_path.insert(0, HidePackage())
+    import torch, transformers
+
+    auto_class, folder, expected_file = sys.argv[1:]
+    model = getattr(transformers, auto_class).from_pretrained(folder, trust_remote_code=True).eval()
+    expected = torch.load(expected_file)
+    with torch.no_grad():
+        logits = model(expected["input_ids"]).logits
+    torch.testing.assert_close(logits, expected["logits"], atol=0, rtol=0)
+    print(type(model).__name__)
+    """
+)
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo")
+    results = demo.main(["--quick", "--output_dir", str(out)])
+    return out, results
+
+
+def front_matter(card: Path) -> dict:
+    _, metadata, _ = card.read_text().split("---", 2)
+    return yaml.safe_load(metadata)
+
+
+def test_demo_prints_the_table_of_all_four_transformations(demo_run, capsys):
+    out, results = demo_run
+    rows = {row["task"]: row for row in results["finetuning"]}
+    assert set(rows) == set(DEMO_TASKS)
+    assert {row["transformation"] for row in rows.values()} == {
+        "classification", "entailment", "similarity", "multiple_choice"
+    }
+    for row in rows.values():
+        for start in ("pre-trained", "untrained"):
+            assert -1.0 <= row[start] <= 1.0
+    saved = json.loads((out / "demo_results.json").read_text())
+    assert saved["finetuning"] == results["finetuning"]
+    assert results["pretraining"]["eval_perplexity"] == pytest.approx(
+        torch.exp(torch.tensor(results["pretraining"]["eval_loss"])).item(), rel=1e-4
+    )
+
+
+def test_the_card_holds_the_runs_numbers(demo_run):
+    out, results = demo_run
+    metadata = front_matter(out / "gpt1-pretrained" / "README.md")
+    assert metadata["library_name"] == "transformers"
+    assert metadata["pipeline_tag"] == "text-generation"
+    [entry] = metadata["model-index"]
+    [result] = entry["results"]
+    assert result["metrics"][0]["value"] == pytest.approx(results["pretraining"]["eval_perplexity"])
+
+    row = next(row for row in results["finetuning"] if row["task"] == "word_order")
+    metadata = front_matter(out / "word_order-from-pre-trained" / "README.md")
+    assert metadata["pipeline_tag"] == "text-classification"
+    [entry] = metadata["model-index"]
+    assert entry["results"][0]["metrics"][0]["type"] == row["metric"]
+    assert entry["results"][0]["metrics"][0]["value"] == pytest.approx(row["pre-trained"])
+
+
+@pytest.mark.parametrize(
+    "auto_class, folder",
+    [("AutoModelForCausalLM", "gpt1-pretrained"), ("AutoModelForSequenceClassification", "word_order-from-pre-trained")],
+)
+def test_the_folders_load_with_trust_remote_code_without_the_package(demo_run, tmp_path, auto_class, folder):
+    out, _ = demo_run
+    folder = out / folder
+    model = getattr(transformers, auto_class).from_pretrained(folder).eval()
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    input_ids = tokenizer(["returns the value of the key", "open a file"], padding=True, return_tensors="pt")
+    with torch.no_grad():
+        expected = {"input_ids": input_ids["input_ids"], "logits": model(input_ids["input_ids"]).logits}
+    torch.save(expected, tmp_path / "expected.pt")
+    (tmp_path / "child.py").write_text(CHILD)
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf_home"), "PYTHONPATH": ""}
+    result = subprocess.run(
+        [sys.executable, str(tmp_path / "child.py"), auto_class, str(folder), str(tmp_path / "expected.pt")],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip().endswith(type(model).__name__)
+
+
+def test_both_pipelines_run_on_the_produced_models(demo_run):
+    out, _ = demo_run
+    generator = pipeline("text-generation", model=str(out / "gpt1-pretrained"))
+    [generated] = generator("return the ", max_new_tokens=5, do_sample=False)
+    assert generated["generated_text"].startswith("return the ")
+    assert len(generated["generated_text"]) > len("return the ")
+
+    folder = out / "word_order-from-pre-trained"
+    classifier = pipeline("text-classification", model=str(folder))
+    seen = []
+    classifier.model.register_forward_pre_hook(lambda module, args, kwargs: seen.append(kwargs["input_ids"]),
+                                               with_kwargs=True)
+    [prediction] = classifier("return the value of the key")
+    assert prediction["label"] in AutoModelForSequenceClassification.from_pretrained(folder).config.label2id
+    tokenizer = classifier.tokenizer
+    assert seen[0][0, 0].item() == tokenizer.start_token_id
+    assert seen[0][0, -1].item() == tokenizer.extract_token_id
