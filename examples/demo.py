@@ -19,7 +19,8 @@
 
     python examples/demo.py                        # the default run (about ten minutes on two cores)
     python examples/demo.py --quick                # a tiny run (about a minute), used by the tests
-    python examples/demo.py --train_file "books/*.txt" --task rte --data_dir glue/RTE   # your own data
+    python examples/demo.py --train_file "books/*.txt" --task rte sst2 --data_dir glue/RTE glue/SST-2  # your data
+    python examples/demo.py --dataset_name Salesforce/wikitext --dataset_config_name wikitext-2-raw-v1 --task rte
 """
 
 import argparse
@@ -84,6 +85,7 @@ DEMO_TASKS = {
     "same_module": "mrpc",
     "true_ending": "rocstories",
 }
+STDLIB_DATASET = "python-stdlib-docstrings"
 COMMON_FLAGS = ["--use_cpu", "--report_to", "none", "--save_strategy", "no", "--disable_tqdm", "True"]
 
 
@@ -125,11 +127,11 @@ def _write_tsv(path: Path, header, rows) -> None:
             handle.write("\t".join(str(value).replace("\t", " ") for value in row) + "\n")
 
 
-def pretrain_model(args, settings: dict, text_file: str, out: Path) -> Path:
+def pretrain_model(args, settings: dict, text_source: list[str], out: Path) -> Path:
     """Stage 1: tokenizer and GPT-1 pre-trained on the unlabeled text; returns the model folder."""
     folder = out / "gpt1-pretrained"
     pretrain.main([
-        "--train_file", text_file,
+        *text_source,
         "--validation_split_percentage", "5",
         "--tokenizer_vocab_size", str(settings["vocab_size"]),
         "--config_overrides", settings["model"],
@@ -155,10 +157,10 @@ def untrained_copy(pretrained: Path, out: Path, seed: int) -> Path:
     return folder
 
 
-def finetune_model(args, settings: dict, task: str, data_dir: Path, model: Path, out: Path) -> dict:
+def finetune_model(args, settings: dict, task: str, data_dir: Path | None, model: Path, out: Path) -> dict:
     return finetune.main([
         "--task", task,
-        "--data_dir", str(data_dir),
+        *(["--data_dir", str(data_dir)] if data_dir else []),
         "--model_name_or_path", str(model),
         "--num_train_epochs", str(settings["epochs"]),
         "--learning_rate", str(settings["finetune_lr"]),
@@ -178,13 +180,17 @@ def main(argv=None) -> dict:
     parser.add_argument("--output_dir", default="outputs/demo", help="Where everything is written.")
     parser.add_argument("--quick", action="store_true", help="A tiny run (about a minute) to check the set-up.")
     parser.add_argument("--train_file", help="Your own unlabeled text for pre-training (a .txt file or a glob).")
+    parser.add_argument("--dataset_name", help="Or a Hub data set for pre-training (with --dataset_config_name).")
+    parser.add_argument("--dataset_config_name")
     parser.add_argument("--task", nargs="+", help="Paper tasks to fine-tune on instead of the demo tasks.")
-    parser.add_argument("--data_dir", help="Their official files (GLUE TSVs, Story Cloze CSVs, RACE JSON).")
+    parser.add_argument("--data_dir", nargs="+",
+                        help="One folder per --task with its official files (GLUE TSVs, Story Cloze CSVs, RACE "
+                             "JSON); without it, finetune.py loads the task from the Hub.")
     parser.add_argument("--aux_lm_coef", type=float, default=0.5, help="lambda of the auxiliary LM loss.")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    if args.task and not args.data_dir:
-        parser.error("--task needs --data_dir (the Hub cannot be reached from here; finetune.py loads Hub data)")
+    if args.data_dir and len(args.data_dir) != len(args.task or ()):
+        parser.error("give one --data_dir per --task")
     settings = SETTINGS["quick" if args.quick else "default"]
     out = Path(args.output_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -192,19 +198,20 @@ def main(argv=None) -> dict:
     started = time.time()
 
     # 1. Unlabeled text and the labelled tasks made from it.
-    documents = None
-    if args.train_file:
-        text_file = args.train_file
-    else:
+    documents, text_source = None, ["--train_file", args.train_file]
+    if args.dataset_name:
+        text_source = ["--dataset_name", args.dataset_name]
+        text_source += ["--dataset_config_name", args.dataset_config_name] if args.dataset_config_name else []
+    elif not args.train_file:
         documents = demo_data.stdlib_documents(max_documents=settings.get("max_documents"))
         corpus = out / "data" / "stdlib_docstrings.txt"
         corpus.parent.mkdir(parents=True, exist_ok=True)
         corpus.write_text("\n".join(demo_data.corpus_text(documents)) + "\n", encoding="utf-8")
-        text_file = str(corpus)
+        text_source = ["--train_file", str(corpus)]
         logger.info(f"corpus: {len(documents)} modules, {corpus.stat().st_size / 1e6:.1f} MB of docstrings")
 
     if args.task:
-        tasks = {name: (name, Path(args.data_dir)) for name in args.task}
+        tasks = {name: (name, data_dir) for name, data_dir in zip(args.task, args.data_dir or [None] * len(args.task))}
     else:
         documents = documents or demo_data.stdlib_documents(max_documents=settings.get("max_documents"))
         made = demo_data.make_tasks(documents, n_train=settings["n_train"], n_eval=settings["n_eval"], seed=args.seed)
@@ -213,7 +220,7 @@ def main(argv=None) -> dict:
         }
 
     # 2. Pre-training, and the untrained baseline of the same shape.
-    pretrained = pretrain_model(args, settings, text_file, out)
+    pretrained = pretrain_model(args, settings, text_source, out)
     pretrain_results = json.loads((pretrained / "eval_results.json").read_text())
     untrained = untrained_copy(pretrained, out, args.seed)
 
@@ -228,15 +235,15 @@ def main(argv=None) -> dict:
         rows.append({"task": name, "transformation": spec.family, "format": task, "metric": spec.main_metric,
                      **scores})
 
-    # 4. Results table and Hub-ready folders with their cards.
-    write_model_card(
-        pretrained,
-        results=[{"task": "text-generation", "dataset": "stdlib-docstrings" if documents else "custom",
-                  "metric": "perplexity", "value": pretrain_results["eval_perplexity"], "split": "validation"}],
-        training_summary={"pre-training steps": settings["pretrain_steps"], "corpus": text_file},
-        model_name="gpt1-demo",
-    )
-    for row in rows:
+    # 4. Results table and Hub-ready folders. The scripts wrote each folder's card; the demo's own data gets its name.
+    if not (args.train_file or args.dataset_name):
+        write_model_card(
+            pretrained, model_name="gpt1-demo", datasets=[STDLIB_DATASET],
+            results=[{"task": "text-generation", "dataset": STDLIB_DATASET, "metric": "perplexity",
+                      "value": pretrain_results["eval_perplexity"], "split": "validation"}],
+            training_summary={"pre-training steps": settings["pretrain_steps"], "text": " ".join(text_source[1:])},
+        )
+    for row in rows if not args.task else ():
         folder = out / f"{row['task']}-from-pre-trained"
         write_model_card(
             folder, model_name=f"gpt1-demo-{row['task']}", training_summary={"fine-tuned from": str(pretrained)},

@@ -39,7 +39,7 @@ from modeling_gpt1.hub import publish_run
 from modeling_gpt1.reporting import configure_logging, parse_script_args, report_run, resolve_checkpoint
 from modeling_gpt1.tasks import TASKS, get_task, load_task_dataset, metric_fn
 from modeling_gpt1.tokenization_gpt1 import add_gpt1_special_tokens
-from modeling_gpt1.training import FINETUNING_DEFAULTS
+from modeling_gpt1.training import FINETUNING_DEFAULTS, add_special_tokens
 from modeling_gpt1.transfer import load_with_transferred_layers
 from modeling_gpt1.transforms import TRUNCATIONS
 
@@ -159,10 +159,7 @@ def load_head(spec, model_args: ModelArguments, tokenizer):
             head_class, model_args.model_name_or_path, model_args.num_transferred_layers, config=config,
             cache_dir=model_args.cache_dir,
         )
-    if len(tokenizer) > model.config.vocab_size:
-        model.resize_token_embeddings(len(tokenizer))
-    for name in ("start_token_id", "delimiter_token_id", "extract_token_id", "pad_token_id"):
-        setattr(model.config, name, getattr(tokenizer, name))
+    add_special_tokens(model, tokenizer)
     return model
 
 

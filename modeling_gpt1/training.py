@@ -44,3 +44,23 @@ def decay_parameter_names(model) -> list[str]:
     """The parameters GPT-1 decays: tensors of rank > 1 (weight matrices and embeddings), not biases or gains.
     Trainer's own split (`Trainer.get_decay_parameter_names`) gives the same set for GPT-1 models."""
     return [name for name, parameter in model.named_parameters() if parameter.dim() > 1]
+
+
+SPECIAL_TOKEN_IDS = ("start_token_id", "delimiter_token_id", "extract_token_id", "pad_token_id")
+
+
+def add_special_tokens(model, tokenizer) -> int:
+    """Give a pre-trained model and its tokenizer GPT's fine-tuning tokens (`_start_`, `_delimiter_`, `_classify_`,
+    `<pad>`) where they lack them, as the paper did for the released model.
+
+    New embedding rows are drawn like the others, N(0, initializer_range), rather than from the mean of the trained
+    rows (Transformers' default), the output layer stays tied, and the config records the tokenizer's ids.
+    Returns the number of tokens added to the tokenizer."""
+    from .tokenization_gpt1 import add_gpt1_special_tokens
+
+    added = add_gpt1_special_tokens(tokenizer)
+    if len(tokenizer) > model.config.vocab_size:
+        model.resize_token_embeddings(len(tokenizer), mean_resizing=False)
+    for name in SPECIAL_TOKEN_IDS:
+        setattr(model.config, name, getattr(tokenizer, name))
+    return added
