@@ -3,7 +3,7 @@
 import pytest
 import torch
 from conftest import pad_batch
-from transformers import Cache, DynamicCache
+from transformers import Cache, DynamicCache, StaticCache
 from transformers.generation.streamers import BaseStreamer
 
 PROMPTS = [[5, 17, 42, 8, 3, 61], [9, 28, 33], [70, 2, 11, 54]]
@@ -106,3 +106,13 @@ def test_incremental_forward_with_left_padding(model, config):
     outputs = model(ids[:, :-1], attention_mask=mask[:, :-1], use_cache=True)
     last = model(ids[:, -1:], attention_mask=mask, cache=outputs.cache).logits
     torch.testing.assert_close(last[:, -1], full[:, -1], atol=1e-5, rtol=1e-5)
+
+
+def test_static_cache_gives_the_same_tokens_as_the_dynamic_cache(model, config):
+    """The fixed-size cache (the one torch.compile needs) decodes a left-padded batch exactly like the default."""
+    ids, mask = pad_batch(PROMPTS, config.pad_token_id, "left")
+    settings = dict(attention_mask=mask, max_new_tokens=8, do_sample=False, pad_token_id=config.pad_token_id)
+    dynamic = model.generate(ids, **settings)
+    static = model.generate(ids, cache_implementation="static", return_dict_in_generate=True, **settings)
+    assert isinstance(static.cache, StaticCache)
+    assert torch.equal(static.sequences, dynamic)

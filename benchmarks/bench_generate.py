@@ -1,0 +1,169 @@
+"""Greedy decoding speed of GPT-1 on a CPU: this package against Transformers' `openai-gpt`, and against memory bandwidth.
+
+    python benchmarks/bench_generate.py                 # GPT-1 117M, 32-token prompt, 256 new tokens, batch 1
+    python benchmarks/bench_generate.py --quick         # a small model, for a smoke run
+
+Both models get the same random weights (fixed seed), so their greedy outputs must be identical. `openai-gpt` has no
+KV cache: every step re-reads the whole sequence, so it slows down as the text grows. With a cache, one decoding step
+reads every weight once for one token, so it is bound by memory bandwidth: the script measures that bandwidth with a
+large copy and reports the rate it allows (bandwidth / bytes of weights) and how close our decoding gets to it.
+The last line of output is the results as JSON.
+"""
+
+import argparse
+import json
+import platform
+import time
+
+import torch
+from transformers import OpenAIGPTConfig, OpenAIGPTLMHeadModel
+
+from modeling_gpt1 import GPT1Config, GPT1LMHeadModel
+
+SPEEDUP_GOAL = 20.0  # ours / openai-gpt, tokens per second
+BANDWIDTH_GOAL = 0.60  # ours / bandwidth-bound rate
+
+QUICK_CONFIG = dict(vocab_size=1000, n_positions=128, n_embd=128, n_layer=2, n_head=4)
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--new_tokens", type=int, default=None, help="tokens to generate (default 256; 32 with --quick)")
+    parser.add_argument("--prompt", type=int, default=32, help="prompt length in tokens (default 32)")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    parser.add_argument("--quick", action="store_true", help="a small config instead of the 117M model")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the random weights and prompt")
+    args = parser.parse_args(argv)
+    if args.new_tokens is None:
+        args.new_tokens = 32 if args.quick else 256
+    if args.new_tokens < 1 or args.prompt < 1:
+        parser.error("--new_tokens and --prompt must be at least 1")
+    if args.threads is not None and args.threads < 1:
+        parser.error("--threads must be at least 1")
+    return args
+
+
+def to_openai_gpt(model: GPT1LMHeadModel) -> OpenAIGPTLMHeadModel:
+    """The same weights as Transformers' `openai-gpt`: other embedding names, and `Conv1D` stores `[in, out]`."""
+    config = model.config
+    reference = OpenAIGPTLMHeadModel(
+        OpenAIGPTConfig(
+            vocab_size=config.vocab_size,
+            n_positions=config.n_positions,
+            n_embd=config.n_embd,
+            n_layer=config.n_layer,
+            n_head=config.n_head,
+            afn="gelu",  # the tanh approximation there, "gelu_new" here
+            layer_norm_epsilon=config.layer_norm_epsilon,
+        )
+    )
+    renames = {"transformer.wte.": "transformer.tokens_embed.", "transformer.wpe.": "transformer.positions_embed."}
+    state_dict = {}
+    for name, value in model.state_dict().items():
+        for ours, theirs in renames.items():
+            name = name.replace(ours, theirs)
+        is_linear_weight = name.endswith(("c_attn.weight", "c_proj.weight", "c_fc.weight"))
+        state_dict[name] = value.T if is_linear_weight else value
+    reference.load_state_dict(state_dict, strict=True)
+    reference.tie_weights()
+    return reference.eval()
+
+
+def tokens_per_second(model, prompt: torch.Tensor, new_tokens: int) -> tuple[float, torch.Tensor]:
+    """Greedy `generate` timed end to end (prompt included), after a short warm-up run."""
+    # One unpadded prompt: the mask and pad id are given only so that `generate` need not guess them.
+    settings = dict(attention_mask=torch.ones_like(prompt), do_sample=False, pad_token_id=0)
+    model.generate(prompt, max_new_tokens=min(4, new_tokens), **settings)
+    start = time.perf_counter()
+    output = model.generate(prompt, max_new_tokens=new_tokens, **settings)
+    elapsed = time.perf_counter() - start
+    if output.shape[1] != prompt.shape[1] + new_tokens:
+        raise RuntimeError(f"generate stopped early: {output.shape[1] - prompt.shape[1]} of {new_tokens} new tokens")
+    return new_tokens / elapsed, output[0, prompt.shape[1] :]
+
+
+def copy_bandwidth(megabytes: int = 256, repeats: int = 7) -> float:
+    """Bytes per second of a large tensor copy (read + write), best of several runs."""
+    source = torch.empty(megabytes * 2**20 // 4, dtype=torch.float32).fill_(1.0)
+    target = torch.empty_like(source)
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        target.copy_(source)
+        best = min(best, time.perf_counter() - start)
+    return 2 * source.nbytes / best
+
+
+def weight_bytes(model) -> int:
+    """Bytes of parameters one decoding step reads; `parameters()` yields the tied embedding / LM head once."""
+    return sum(p.numel() * p.element_size() for p in model.parameters())
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    config = GPT1Config(**QUICK_CONFIG) if args.quick else GPT1Config()
+    if args.prompt + args.new_tokens > config.n_positions:
+        raise SystemExit(f"--prompt + --new_tokens must fit in n_positions={config.n_positions}")
+
+    torch.manual_seed(args.seed)
+    ours = GPT1LMHeadModel(config).eval()
+    reference = to_openai_gpt(ours)
+    # Ordinary tokens only: the special ids sit at the end of the vocabulary.
+    prompt = torch.randint(0, config.vocab_size - 4, (1, args.prompt))
+
+    with torch.inference_mode():
+        ours_rate, ours_tokens = tokens_per_second(ours, prompt, args.new_tokens)
+        reference_rate, reference_tokens = tokens_per_second(reference, prompt, args.new_tokens)
+    bandwidth = copy_bandwidth()
+    bytes_per_token = weight_bytes(ours)
+    bound_rate = bandwidth / bytes_per_token
+
+    same = torch.equal(ours_tokens, reference_tokens)
+    first_difference = None if same else int((ours_tokens != reference_tokens).nonzero()[0, 0])
+    speedup = ours_rate / reference_rate
+    fraction = ours_rate / bound_rate
+
+    size = "quick config" if args.quick else "GPT-1 117M"
+    print(
+        f"{size} ({ours.num_parameters():,} parameters), float32, CPU, {torch.get_num_threads()} threads; "
+        f"prompt {args.prompt}, {args.new_tokens} new tokens, greedy, batch 1"
+    )
+    rows = [
+        ("ours (GPT1LMHeadModel, KV cache)", f"{ours_rate:8.2f} tokens/s"),
+        ("openai-gpt (OpenAIGPTLMHeadModel)", f"{reference_rate:8.2f} tokens/s"),
+        ("speed-up", f"{speedup:8.1f}x   (goal >= {SPEEDUP_GOAL:.0f}x)"),
+        ("greedy outputs identical", "yes" if same else f"NO (first difference at new token {first_difference})"),
+        ("memory bandwidth (copy)", f"{bandwidth / 1e9:8.2f} GB/s"),
+        ("weights read per token", f"{bytes_per_token / 1e6:8.1f} MB"),
+        ("bandwidth-bound rate", f"{bound_rate:8.2f} tokens/s"),
+        ("ours / bandwidth bound", f"{fraction:8.0%}   (goal >= {BANDWIDTH_GOAL:.0%})"),
+    ]
+    for label, value in rows:
+        print(f"  {label:<36}{value}")
+
+    results = {
+        "model": size,
+        "parameters": ours.num_parameters(),
+        "threads": torch.get_num_threads(),
+        "prompt_tokens": args.prompt,
+        "new_tokens": args.new_tokens,
+        "ours_tokens_per_s": round(ours_rate, 3),
+        "openai_gpt_tokens_per_s": round(reference_rate, 3),
+        "speedup": round(speedup, 2),
+        "speedup_goal": SPEEDUP_GOAL,
+        "greedy_identical": same,
+        "copy_bandwidth_gb_per_s": round(bandwidth / 1e9, 3),
+        "weight_bytes_per_token": bytes_per_token,
+        "bandwidth_bound_tokens_per_s": round(bound_rate, 3),
+        "fraction_of_bound": round(fraction, 3),
+        "fraction_goal": BANDWIDTH_GOAL,
+        "torch": torch.__version__,
+        "machine": platform.machine(),
+    }
+    print(json.dumps(results))
+
+
+if __name__ == "__main__":
+    main()
