@@ -62,8 +62,7 @@ def to_openai_gpt(model: GPT1LMHeadModel) -> OpenAIGPTLMHeadModel:
     for name, value in model.state_dict().items():
         for ours, theirs in renames.items():
             name = name.replace(ours, theirs)
-        is_linear_weight = name.endswith(("c_attn.weight", "c_proj.weight", "c_fc.weight"))
-        state_dict[name] = value.T if is_linear_weight else value
+        state_dict[name] = value  # both store the blocks' Conv1D weights [in, out]
     reference.load_state_dict(state_dict, strict=True)
     reference.tie_weights()
     return reference.eval()

@@ -4,8 +4,8 @@
     python -m modeling_gpt1.convert --from transformers SRC DST           # Transformers' `openai-gpt` folder
     python -m modeling_gpt1.convert --to transformers SRC DST             # GPT-1 folder -> `openai-gpt` folder
 
-The weights are the same numbers under other names: OpenAI's release and Transformers' `Conv1D` store linear weights
-as `[in, out]`, this package's `nn.Linear` as `[out, in]`. Neither source has the special tokens that fine-tuning
+The weights are the same numbers under other names: all three store the blocks' linear weights `[in, out]` (the
+release as `[1, in, out]` 1-D convolutions). Neither source has the special tokens that fine-tuning
 needs, so `_start_`, `_delimiter_`, `_classify_` and `<pad>` are appended to the vocabulary (unless a source
 tokenizer already has them) with freshly initialised embedding rows, and their ids recorded in the config. DST is
 written into a temporary folder beside it and renamed at the end, so a failed conversion leaves nothing behind.
@@ -107,8 +107,8 @@ def convert_openai_checkpoint(src, dst, n_head: int = 12) -> Path:
         for j, name in enumerate(OPENAI_BLOCK_PARAMS):
             module, kind = name.rsplit("/", 1)
             value = torch.from_numpy(arrays[2 + i * len(OPENAI_BLOCK_PARAMS) + j])
-            if kind == "w":  # a 1-D convolution [1, in, out] -> nn.Linear [out, in]
-                value = value[0].T
+            if kind == "w":  # a 1-D convolution [1, in, out] -> Conv1D [in, out]
+                value = value[0]
             suffix = "bias" if kind == "b" else "weight"
             state_dict[f"transformer.h.{i}.{module.replace('/', '.')}.{suffix}"] = value
     model = _build_gpt1(config, state_dict)
@@ -219,7 +219,7 @@ def convert_from_transformers(src, dst) -> Path:
             continue
         for theirs, ours in _EMBEDDING_NAMES.items():
             key = key.replace(theirs, ours)
-        state_dict[key] = _transpose_block_weights(key, value)
+        state_dict[key] = value
     model = _build_gpt1(config, state_dict)
 
     tokenizer = _gpt1_tokenizer_from_openai_gpt(source_tokenizer) if source_tokenizer is not None else None
@@ -258,19 +258,12 @@ def convert_to_transformers(src, dst) -> Path:
             continue
         for theirs, ours in _EMBEDDING_NAMES.items():
             key = key.replace(ours, theirs)
-        state_dict[key] = _transpose_block_weights(key, value)
+        state_dict[key] = value
     model = OpenAIGPTLMHeadModel(config)
     _load_all(model, state_dict)
 
     tokenizer = _openai_gpt_tokenizer_from_gpt1(src)
     return _save(dst, model, tokenizer)
-
-
-def _transpose_block_weights(key: str, value: torch.Tensor) -> torch.Tensor:
-    """Block matrices switch between `Conv1D` [in, out] and `nn.Linear` [out, in]; everything else is unchanged."""
-    if ".h." in key and key.endswith(".weight") and value.dim() == 2:
-        return value.T.contiguous()
-    return value
 
 
 # --------------------------------------------------------------------------------------------------------------------

@@ -296,7 +296,7 @@ def test_openai_release_converts_exactly(tmp_path, n_layer, n_head, n_embd):
         block, rest = name.split("/", 1)
         module, kind = rest.rsplit("/", 1)
         key = f"transformer.h.{block[1:]}.{module.replace('/', '.')}.{'bias' if kind == 'b' else 'weight'}"
-        expected = value[0].T if kind == "w" else value
+        expected = value[0] if kind == "w" else value
         torch.testing.assert_close(params[key].numpy(), expected, rtol=0, atol=0, msg=key)
 
     input_ids = np.random.default_rng(1).integers(0, vocab_size, (2, n_positions))

@@ -267,3 +267,18 @@ def test_both_or_neither_of_ids_and_embeds_is_rejected(model, input_ids):
         model(input_ids, inputs_embeds=model.transformer.wte(input_ids))
     with pytest.raises(ValueError, match="input_ids or inputs_embeds"):
         model()
+
+
+def test_cpu_inference_logits_equal_the_tied_head_and_follow_weight_updates(model, input_ids):
+    """Without autograd the LM head multiplies by a cached copy of W_e^T; it must equal the tied layer, and a changed
+    embedding (an optimizer step, a load) must not be served from a stale copy."""
+    reference = model(input_ids).logits  # grad enabled: the plain tied nn.Linear
+    with torch.no_grad():
+        torch.testing.assert_close(model(input_ids).logits, reference, atol=1e-5, rtol=1e-5)
+        model.transformer.wte.weight.mul_(2.0)
+        expected = model.transformer.wte(torch.tensor([0])) @ torch.ones(model.config.n_embd)
+        hidden = torch.ones(1, 1, model.config.n_embd)
+        torch.testing.assert_close(model.output_logits(hidden)[0, 0, 0], expected[0])
+    updated = model(input_ids).logits
+    with torch.no_grad():
+        torch.testing.assert_close(model(input_ids).logits, updated, atol=1e-5, rtol=1e-5)
