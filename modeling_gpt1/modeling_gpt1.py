@@ -112,6 +112,15 @@ class GPT1Block(GradientCheckpointingLayer):
         return hidden_states, weights
 
 
+# The Auto classes of a saved folder's `auto_map` (the saved class itself is added by `save_pretrained`).
+REMOTE_AUTO_MAP = {
+    "AutoModel": "modeling_gpt1.GPT1Model",
+    "AutoModelForCausalLM": "modeling_gpt1.GPT1LMHeadModel",
+    "AutoModelForSequenceClassification": "modeling_gpt1.GPT1ForSequenceClassification",
+    "AutoModelForMultipleChoice": "modeling_gpt1.GPT1ForMultipleChoice",
+}
+
+
 class GPT1PreTrainedModel(PreTrainedModel):
     config: GPT1Config
     config_class = GPT1Config
@@ -123,6 +132,13 @@ class GPT1PreTrainedModel(PreTrainedModel):
     _supports_flex_attn = True
     _supports_attention_backend = True
     _can_compile_fullgraph = True
+
+    def save_pretrained(self, save_directory, *args, **kwargs):
+        """Save as usual; when the classes are registered for remote code, the folder's `auto_map` names every head
+        of this file, so that e.g. a language model's folder also loads as a classifier with trust_remote_code."""
+        if self._auto_class is not None:
+            self.config.auto_map = {**REMOTE_AUTO_MAP, **(getattr(self.config, "auto_map", None) or {})}
+        return super().save_pretrained(save_directory, *args, **kwargs)
 
     def _init_weights(self, module):
         """N(0, initializer_range) weights, zero biases, unit LayerNorm gains (the generic init), and the same for

@@ -88,3 +88,19 @@ def test_folder_loads_with_trust_remote_code_without_the_package(model, input_id
     module, name = result.stdout.split()[-2:]
     assert name == "GPT1LMHeadModel"
     assert module.startswith("transformers_modules."), f"loaded from {module}, not from the folder's copy"
+
+
+def test_a_language_model_folder_maps_every_auto_class(model, tmp_path):
+    """The folder's auto_map names every head of the copied file: the LM's folder also gives a backbone, a classifier
+    or a multiple-choice model with trust_remote_code (the subprocess test above shows the copied file loads)."""
+    model.save_pretrained(tmp_path)
+    auto_map = json.loads((tmp_path / "config.json").read_text())["auto_map"]
+    copied = (tmp_path / "modeling_gpt1.py").read_text()
+    for auto_class, model_class in (
+        ("AutoModel", "GPT1Model"),
+        ("AutoModelForCausalLM", "GPT1LMHeadModel"),
+        ("AutoModelForSequenceClassification", "GPT1ForSequenceClassification"),
+        ("AutoModelForMultipleChoice", "GPT1ForMultipleChoice"),
+    ):
+        assert auto_map[auto_class] == f"modeling_gpt1.{model_class}"
+        assert f"class {model_class}(" in copied
