@@ -95,7 +95,8 @@ def write_official_files(name: str, task, folder: Path) -> Path:
     train, validation = task["train"], task["validation"]
     if name == "word_order":  # CoLA: no header; source, label, original mark, sentence
         for split, file in ((train, "train.tsv"), (validation, "dev.tsv")):
-            _write_tsv(folder / file, None, [("stdlib", r["label"], "" if r["label"] else "*", r["sentence"]) for r in split])
+            rows = [("stdlib", r["label"], "" if r["label"] else "*", r["sentence"]) for r in split]
+            _write_tsv(folder / file, None, rows)
     elif name == "next_sentence":  # RTE: index, sentence1, sentence2, label name
         labels = ("not_entailment", "entailment")
         for split, file in ((train, "train.tsv"), (validation, "dev.tsv")):
@@ -245,11 +246,11 @@ def main(argv=None) -> dict:
         )
     for row in rows if not args.task else ():
         folder = out / f"{row['task']}-from-pre-trained"
+        pipeline_task = "multiple-choice" if row["transformation"] == "multiple_choice" else "text-classification"
         write_model_card(
             folder, model_name=f"gpt1-demo-{row['task']}", training_summary={"fine-tuned from": str(pretrained)},
-            results=[{"task": "text-classification" if row["transformation"] != "multiple_choice" else "multiple-choice",
-                      "dataset": row["task"], "metric": row["metric"], "value": row["pre-trained"],
-                      "split": "validation"}],
+            results=[{"task": pipeline_task, "dataset": row["task"], "metric": row["metric"],
+                      "value": row["pre-trained"], "split": "validation"}],
         )
     summary = {
         "pre-training eval loss": round(pretrain_results["eval_loss"], 3),

@@ -22,8 +22,8 @@ from .modeling_gpt1 import (
 )
 from .tokenization_gpt1 import GPT1Tokenizer, add_gpt1_special_tokens, train_gpt1_tokenizer
 from .tokenization_gpt1 import register as register_tokenizer
-from .transfer import load_with_transferred_layers
 from .training import finetuning_args, pretraining_args
+from .transfer import load_with_transferred_layers
 from .transforms import FAMILIES, InputTransform, SpecialTokenIds
 
 

@@ -13,7 +13,7 @@ from torch.nn import functional as F
 from transformers import TrainerCallback
 from transformers.modeling_outputs import ModelOutput
 
-from .modeling_gpt1 import GPT1PreTrainedModel, GPT1TaskHeadModel
+from .modeling_gpt1 import GPT1ForSequenceClassification, GPT1PreTrainedModel, GPT1TaskHeadModel
 
 PAPER_AUX_LM_COEF = 0.5
 
@@ -124,10 +124,10 @@ class GPT1WithAuxiliaryLM(GPT1PreTrainedModel):
         return self.head.save_pretrained(save_directory, *args, **kwargs)
 
     @classmethod
-    def from_pretrained(cls, pretrained_model_name_or_path, *args, head_class=None, aux_lm_coef=PAPER_AUX_LM_COEF, **kwargs):
+    def from_pretrained(
+        cls, pretrained_model_name_or_path, *args, head_class=None, aux_lm_coef=PAPER_AUX_LM_COEF, **kwargs
+    ):
         """Load a task head (`head_class`, default `GPT1ForSequenceClassification`) and wrap it."""
-        from .modeling_gpt1 import GPT1ForSequenceClassification
-
         head_class = head_class or GPT1ForSequenceClassification
         return cls(head_class.from_pretrained(pretrained_model_name_or_path, *args, **kwargs), aux_lm_coef=aux_lm_coef)
 

@@ -22,7 +22,6 @@ from transformers.dynamic_module_utils import get_relative_imports
 
 from hub_card import write_model_card
 
-
 try:  # the HTTP client of huggingface_hub: httpx2 from version 2, httpx before
     from httpx2 import TransportError
 except ImportError:

@@ -111,7 +111,7 @@ SAMPLES = {
              "annotator_labels": ["contradiction"]}]) + "\n",
          "snli_1.0_dev.txt": f"{SNLI_TXT_HEADER}\nentailment\t(x)\t(y)\t(X)\t(Y)\tTwo dogs run.\tDogs run.\t1\t1e\t"
                              "entailment\n",
-         "test.tsv": f"index\tcaptionID\tpairID\tsentence1\tsentence2\tlabel1\tgold_label\n"
+         "test.tsv": "index\tcaptionID\tpairID\tsentence1\tsentence2\tlabel1\tgold_label\n"
                      "0\t1\t1n\tA man sleeps.\tA man is tired.\tneutral\tneutral\n"},
         {"train": [("A person on a horse.", "A person trains.", 1), ("Kids smile.", "Kids frown.", 2)],
          "validation": [("Two dogs run.", "Dogs run.", 0)], "test": [("A man sleeps.", "A man is tired.", 1)]},
