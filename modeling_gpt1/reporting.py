@@ -9,6 +9,7 @@ work for any Trainer run, and on the ``log_history`` of a `trainer_state.json` r
 import logging
 import math
 import os
+import re
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -19,7 +20,7 @@ import torch
 import transformers
 from transformers import HfArgumentParser
 from transformers.integrations import is_tensorboard_available
-from transformers.trainer_utils import get_last_checkpoint
+from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
 # ---------------------------------------------------------------------------------------------------------
 # Command line
@@ -76,17 +77,36 @@ def configure_logging(training_args, logger: logging.Logger) -> None:
     logger.setLevel(logging.INFO if training_args.should_log else level)
 
 
+def last_complete_checkpoint(output_dir: str) -> Optional[str]:
+    """The newest ``checkpoint-<step>`` folder of `output_dir` whose save finished, or None.
+
+    Trainer writes a checkpoint's ``trainer_state.json`` last, so a folder without it is one that a crash (or a full
+    disk) left half-written: it is skipped with a warning, and training resumes from the one before."""
+    steps = []
+    for name in os.listdir(output_dir):
+        match = re.fullmatch(rf"{PREFIX_CHECKPOINT_DIR}-(\d+)", name)
+        if match and os.path.isdir(os.path.join(output_dir, name)):
+            steps.append((int(match.group(1)), os.path.join(output_dir, name)))
+    for _, folder in sorted(steps, reverse=True):
+        if os.path.isfile(os.path.join(folder, "trainer_state.json")):
+            return folder
+        logging.getLogger(__name__).warning(f"{folder} is incomplete (no trainer_state.json): skipping it")
+    return None
+
+
 def resolve_checkpoint(training_args) -> Optional[str]:
-    """The folder ``--resume_from_checkpoint`` names: a checkpoint path, or ``last`` for the latest checkpoint in
-    ``--output_dir``. Raises FileNotFoundError before any training when there is none."""
+    """The folder ``--resume_from_checkpoint`` names: a checkpoint path, or ``last`` for the latest complete checkpoint
+    in ``--output_dir``. Raises FileNotFoundError before any training when there is none."""
     checkpoint = training_args.resume_from_checkpoint
     if checkpoint is None:
         return None
     if checkpoint.lower() in ("last", "true"):
         output_dir = training_args.output_dir
-        last = get_last_checkpoint(output_dir) if os.path.isdir(output_dir) else None
+        last = last_complete_checkpoint(output_dir) if os.path.isdir(output_dir) else None
         if last is None:
-            raise FileNotFoundError(f"--resume_from_checkpoint {checkpoint}: no checkpoint-* folder in {output_dir}")
+            raise FileNotFoundError(
+                f"--resume_from_checkpoint {checkpoint}: no complete checkpoint-* folder in {output_dir}"
+            )
         return last
     if not os.path.isfile(os.path.join(checkpoint, "trainer_state.json")):
         raise FileNotFoundError(f"--resume_from_checkpoint {checkpoint}: not a checkpoint (no trainer_state.json)")

@@ -139,6 +139,9 @@ def test_resuming_from_a_checkpoint_reaches_the_same_weights(pretrained, corpus,
     output_dir, _ = pretrained
     resumed_dir = tmp_path / "resumed"
     shutil.copytree(output_dir / "checkpoint-3", resumed_dir / "checkpoint-3")  # an interrupted run's folder
+    half_written = resumed_dir / "checkpoint-5"  # its last save was cut short: weights begun, no trainer_state.json
+    half_written.mkdir()
+    (half_written / "model.safetensors").write_bytes((output_dir / "checkpoint-3" / "model.safetensors").read_bytes()[:100])
     steps = []
 
     class CountingTrainer(pretrain.Trainer):
@@ -149,7 +152,7 @@ def test_resuming_from_a_checkpoint_reaches_the_same_weights(pretrained, corpus,
     monkeypatch.setattr(pretrain, "Trainer", CountingTrainer)
     pretrain.main(pretrain_argv(corpus, resumed_dir, "--max_steps", "6", "--do_eval", "False",
                                 "--resume_from_checkpoint", "last"))
-    assert steps == [3, 4, 5]  # only the steps after the checkpoint ran
+    assert steps == [3, 4, 5]  # only the steps after the last complete checkpoint ran
     uninterrupted = load_file(output_dir / "model.safetensors")
     resumed = load_file(resumed_dir / "model.safetensors")
     assert uninterrupted.keys() == resumed.keys()
@@ -158,7 +161,7 @@ def test_resuming_from_a_checkpoint_reaches_the_same_weights(pretrained, corpus,
 
 
 def test_resuming_without_a_checkpoint_is_an_error(corpus, tmp_path):
-    with pytest.raises(FileNotFoundError, match="no checkpoint"):
+    with pytest.raises(FileNotFoundError, match="no complete checkpoint"):
         pretrain.main(pretrain_argv(corpus, tmp_path / "empty", "--resume_from_checkpoint", "last"))
 
 
