@@ -141,7 +141,8 @@ def test_resuming_from_a_checkpoint_reaches_the_same_weights(pretrained, corpus,
     shutil.copytree(output_dir / "checkpoint-3", resumed_dir / "checkpoint-3")  # an interrupted run's folder
     half_written = resumed_dir / "checkpoint-5"  # its last save was cut short: weights begun, no trainer_state.json
     half_written.mkdir()
-    (half_written / "model.safetensors").write_bytes((output_dir / "checkpoint-3" / "model.safetensors").read_bytes()[:100])
+    weights = (output_dir / "checkpoint-3" / "model.safetensors").read_bytes()
+    (half_written / "model.safetensors").write_bytes(weights[:100])
     steps = []
 
     class CountingTrainer(pretrain.Trainer):
