@@ -91,7 +91,10 @@ def test_the_card_holds_the_runs_numbers(demo_run):
 
 @pytest.mark.parametrize(
     "auto_class, folder",
-    [("AutoModelForCausalLM", "gpt1-pretrained"), ("AutoModelForSequenceClassification", "word_order-from-pre-trained")],
+    [
+        ("AutoModelForCausalLM", "gpt1-pretrained"),
+        ("AutoModelForSequenceClassification", "word_order-from-pre-trained"),
+    ],
 )
 def test_the_folders_load_with_trust_remote_code_without_the_package(demo_run, tmp_path, auto_class, folder):
     out, _ = demo_run
