@@ -1,4 +1,5 @@
-"""Greedy decoding speed of GPT-1 on a CPU: this package against Transformers' `openai-gpt`, and against memory bandwidth.
+"""Greedy decoding speed of GPT-1 on a CPU: this package against Transformers' `openai-gpt` and against memory
+bandwidth.
 
     python benchmarks/bench_generate.py                 # GPT-1 117M, 32-token prompt, 256 new tokens, batch 1
     python benchmarks/bench_generate.py --quick         # a small model, for a smoke run
@@ -28,7 +29,9 @@ QUICK_CONFIG = dict(vocab_size=1000, n_positions=128, n_embd=128, n_layer=2, n_h
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--new_tokens", type=int, default=None, help="tokens to generate (default 256; 32 with --quick)")
+    parser.add_argument(
+        "--new_tokens", type=int, default=None, help="tokens to generate (default 256; 32 with --quick)"
+    )
     parser.add_argument("--prompt", type=int, default=32, help="prompt length in tokens (default 32)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--quick", action="store_true", help="a small config instead of the 117M model")
