@@ -1,51 +1,12 @@
 """A saved folder is self-contained: it loads with `trust_remote_code=True` where this package is not installed."""
 
 import json
-import os
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import torch
 
 import modeling_gpt1
-
-# Run in a fresh interpreter: a meta-path finder placed first refuses `modeling_gpt1` (however it is installed), so
-# the model can only come from the code copied into the folder.
-CHILD = textwrap.dedent(
-    """
-    import importlib.abc
-    import sys
-
-    class HidePackage(importlib.abc.MetaPathFinder):
-        def find_spec(self, name, path=None, target=None):
-            if name == "modeling_gpt1" or name.startswith("modeling_gpt1."):
-                raise ModuleNotFoundError(f"No module named {name!r} (hidden for this test)")
-            return None
-
-    sys.meta_path.insert(0, HidePackage())
-
-    try:
-        import modeling_gpt1  # noqa: F401
-    except ModuleNotFoundError:
-        pass
-    else:
-        sys.exit("modeling_gpt1 is importable: the test would not show that the folder is self-contained")
-
-    import torch
-    from transformers import AutoModelForCausalLM
-
-    folder = sys.argv[1]
-    model = AutoModelForCausalLM.from_pretrained(folder, trust_remote_code=True).eval()
-    expected = torch.load(f"{folder}/expected.pt")
-    with torch.no_grad():
-        logits = model(expected["input_ids"]).logits
-    torch.testing.assert_close(logits, expected["logits"], atol=0, rtol=0)
-    print(type(model).__module__, type(model).__name__)
-    """
-)
-
+from without_package import load_without_package
 
 def test_save_pretrained_writes_auto_map_and_copies_the_code(model, tmp_path):
     model.save_pretrained(tmp_path)
@@ -67,25 +28,8 @@ def test_folder_loads_with_trust_remote_code_without_the_package(model, input_id
     folder = tmp_path / "gpt1"
     model.save_pretrained(folder)
     with torch.no_grad():
-        torch.save({"input_ids": input_ids, "logits": model(input_ids).logits}, folder / "expected.pt")
-    (tmp_path / "child.py").write_text(CHILD)
-
-    env = {
-        **os.environ,
-        "HF_HUB_OFFLINE": "1",
-        "HF_HOME": str(tmp_path / "hf_home"),  # the dynamic-module cache goes here, not in the user's home
-        "PYTHONPATH": "",
-    }
-    result = subprocess.run(
-        [sys.executable, str(tmp_path / "child.py"), str(folder)],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    module, name = result.stdout.split()[-2:]
+        logits = model(input_ids).logits
+    module, name = load_without_package("AutoModelForCausalLM", folder, input_ids, logits, tmp_path)
     assert name == "GPT1LMHeadModel"
     assert module.startswith("transformers_modules."), f"loaded from {module}, not from the folder's copy"
 
