@@ -24,6 +24,7 @@ from datasets import DatasetDict, IterableDatasetDict, load_dataset
 from transformers import AutoTokenizer, HfArgumentParser, Trainer, TrainingArguments, default_data_collator, set_seed
 
 from modeling_gpt1 import GPT1Config, GPT1LMHeadModel
+from modeling_gpt1.configuration_gpt1 import SPECIAL_TOKEN_IDS
 from modeling_gpt1.hub import publish_run
 from modeling_gpt1.reporting import configure_logging, parse_script_args, report_run, resolve_checkpoint
 from modeling_gpt1.tokenization_gpt1 import train_gpt1_tokenizer
@@ -203,8 +204,8 @@ def build_model(model_args: ModelArguments, tokenizer) -> GPT1LMHeadModel:
         return model
     base = GPT1Config.from_pretrained(model_args.config_name).to_diff_dict() if model_args.config_name else {}
     base = {key: value for key, value in base.items() if key not in ("model_type", "transformers_version")}
-    special = ("start_token_id", "delimiter_token_id", "extract_token_id", "pad_token_id")
-    tokens = {name: getattr(tokenizer, name) for name in special if getattr(tokenizer, name, None) is not None}
+    tokens = {name: getattr(tokenizer, name) for name in SPECIAL_TOKEN_IDS}
+    tokens = {name: value for name, value in tokens.items() if value is not None}
     tokens["vocab_size"] = len(tokenizer)
     config = GPT1Config(**{**base, **model_args.overrides, **tokens})
     model = GPT1LMHeadModel(config)

@@ -22,6 +22,8 @@ from typing import Any
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 from safetensors import safe_open
 
+from modeling_gpt1.configuration_gpt1 import SPECIAL_TOKEN_IDS
+
 
 @dataclass(frozen=True)
 class Head:
@@ -224,9 +226,8 @@ def _eval_result(result: dict, default_task: str) -> EvalResult:
 def _shape(config: dict) -> dict:
     """The numbers the card quotes, read from the config."""
     names = ("n_layer", "n_embd", "n_head", "n_positions", "vocab_size", "afn")
-    special = ("start_token_id", "delimiter_token_id", "extract_token_id", "pad_token_id")
     return {
-        **{name: config.get(name) for name in names + special},
+        **{name: config.get(name) for name in names + SPECIAL_TOKEN_IDS},
         "n_inner": config.get("n_inner") or 4 * config["n_embd"],
         "head_dim": config["n_embd"] // config["n_head"],
     }

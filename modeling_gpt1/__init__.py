@@ -1,12 +1,7 @@
 """GPT-1 for Hugging Face Transformers. Importing this package registers the `gpt1` model type with the Auto classes."""
 
-from transformers import (
-    AutoConfig,
-    AutoModel,
-    AutoModelForCausalLM,
-    AutoModelForMultipleChoice,
-    AutoModelForSequenceClassification,
-)
+import transformers
+from transformers import AutoConfig
 
 from .auxiliary import AuxiliaryLossCallback, GPT1WithAuxiliaryLM, add_auxiliary_loss_logging
 from .collators import GPT1DataCollator
@@ -26,6 +21,15 @@ from .training import finetuning_args, pretraining_args
 from .transfer import load_with_transferred_layers
 from .transforms import FAMILIES, InputTransform, SpecialTokenIds
 
+# Each Auto class and the classes it resolves "gpt1" to. With two, Transformers picks the one named in
+# config.architectures (a language model's checkpoint gets the first).
+AUTO_CLASSES = {
+    "AutoModel": (GPT1Model,),
+    "AutoModelForCausalLM": (GPT1LMHeadModel,),
+    "AutoModelForSequenceClassification": (GPT1ForSequenceClassification, GPT1ForSimilarity),
+    "AutoModelForMultipleChoice": (GPT1ForMultipleChoice,),
+}
+
 
 def register_auto_classes() -> None:
     """Map model type "gpt1" to this package's classes in the Auto classes (done on import).
@@ -33,24 +37,15 @@ def register_auto_classes() -> None:
     Loading a folder with `trust_remote_code=True` in the same process replaces these mappings with the folder's copy
     of the classes, as Transformers does for any remote code; calling this again restores them."""
     AutoConfig.register("gpt1", GPT1Config, exist_ok=True)
-    for auto_class, model_class in (
-        (AutoModel, GPT1Model),
-        (AutoModelForCausalLM, GPT1LMHeadModel),
-        # Two classes: Transformers picks the one named in config.architectures (an LM checkpoint gets the first).
-        (AutoModelForSequenceClassification, (GPT1ForSequenceClassification, GPT1ForSimilarity)),
-        (AutoModelForMultipleChoice, GPT1ForMultipleChoice),
-    ):
-        auto_class.register(GPT1Config, model_class, exist_ok=True)
-    register_tokenizer()
-
     # save_pretrained writes `auto_map` and copies the defining files, so saved folders load with
     # trust_remote_code=True where this package is not installed.
     GPT1Config.register_for_auto_class()
-    GPT1Model.register_for_auto_class("AutoModel")
-    GPT1LMHeadModel.register_for_auto_class("AutoModelForCausalLM")
-    GPT1ForSequenceClassification.register_for_auto_class("AutoModelForSequenceClassification")
-    GPT1ForSimilarity.register_for_auto_class("AutoModelForSequenceClassification")
-    GPT1ForMultipleChoice.register_for_auto_class("AutoModelForMultipleChoice")
+    for auto_name, model_classes in AUTO_CLASSES.items():
+        mapped = model_classes if len(model_classes) > 1 else model_classes[0]
+        getattr(transformers, auto_name).register(GPT1Config, mapped, exist_ok=True)
+        for model_class in model_classes:
+            model_class.register_for_auto_class(auto_name)
+    register_tokenizer()
 
 
 register_auto_classes()

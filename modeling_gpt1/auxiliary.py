@@ -65,8 +65,7 @@ class GPT1WithAuxiliaryLM(GPT1PreTrainedModel):
         object.__setattr__(self, "head", head)  # a plain reference, not a submodule
         self.aux_lm_coef = aux_lm_coef
         self.main_input_name = head.main_input_name
-        self._loss_sums = {"task_loss": 0.0, "lm_loss": 0.0}
-        self._loss_steps = 0
+        self._reset_loss_parts()
         self.train(head.training)
 
     def train(self, mode: bool = True):
@@ -76,18 +75,12 @@ class GPT1WithAuxiliaryLM(GPT1PreTrainedModel):
     def forward(self, input_ids=None, attention_mask=None, labels=None, position_ids=None, **kwargs):
         # `lm_labels` stays out of the signature: Trainer takes every `*labels` argument there for a label column.
         lm_labels = kwargs.pop("lm_labels", None)
-        head = self.head
-        outputs = self.transformer(
-            **head.flatten_inputs(input_ids, attention_mask, position_ids), use_cache=False, return_dict=True, **kwargs
-        )
-        hidden_states = outputs.last_hidden_state
-        logits = head.score(head.extract_states(hidden_states, input_ids))
-
-        task_loss = head.task_loss(logits, labels) if labels is not None else None
+        outputs, logits = self.head.decode_and_score(input_ids, attention_mask, position_ids, **kwargs)
+        task_loss = self.head.task_loss(logits, labels) if labels is not None else None
         lm_loss = None
         if self.aux_lm_coef > 0 and (labels is not None or lm_labels is not None):
             lm_labels = self._lm_targets(input_ids, attention_mask, lm_labels)
-            lm_logits = F.linear(hidden_states, self.transformer.wte.weight)
+            lm_logits = F.linear(outputs.last_hidden_state, self.transformer.wte.weight)
             lm_loss = sequence_lm_loss(lm_logits, lm_labels)
 
         loss = None
@@ -115,9 +108,12 @@ class GPT1WithAuxiliaryLM(GPT1PreTrainedModel):
         if self._loss_steps == 0:
             return {}
         parts = {name: float(total) / self._loss_steps for name, total in self._loss_sums.items()}
+        self._reset_loss_parts()
+        return parts
+
+    def _reset_loss_parts(self):
         self._loss_sums = {"task_loss": 0.0, "lm_loss": 0.0}
         self._loss_steps = 0
-        return parts
 
     def save_pretrained(self, save_directory, *args, **kwargs):
         """Save the wrapped head as a normal checkpoint (its class, config and weights)."""

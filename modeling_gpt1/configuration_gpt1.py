@@ -3,6 +3,9 @@
 from transformers import PreTrainedConfig
 from transformers.activations import ACT2FN
 
+# The config fields holding the ids of GPT's fine-tuning tokens, in vocabulary order.
+SPECIAL_TOKEN_IDS = ("start_token_id", "delimiter_token_id", "extract_token_id", "pad_token_id")
+
 
 class GPT1Config(PreTrainedConfig):
     r"""
@@ -67,8 +70,7 @@ class GPT1Config(PreTrainedConfig):
             self.n_inner = 4 * self.n_embd
         if isinstance(self.vocab_size, int) and self.vocab_size >= 4:
             # Unless told otherwise, the special tokens are the last four ids, as in the release (40478..40481).
-            special = ("start_token_id", "delimiter_token_id", "extract_token_id", "pad_token_id")
-            for offset, name in enumerate(special):
+            for offset, name in enumerate(SPECIAL_TOKEN_IDS):
                 if getattr(self, name) is None:
                     setattr(self, name, self.vocab_size - 4 + offset)
         self._check()
@@ -95,7 +97,7 @@ class GPT1Config(PreTrainedConfig):
             raise ValueError(f"GPT1Config.layer_norm_epsilon must be positive, got {self.layer_norm_epsilon!r}")
         if not self.initializer_range > 0:
             raise ValueError(f"GPT1Config.initializer_range must be positive, got {self.initializer_range!r}")
-        for name in ("start_token_id", "delimiter_token_id", "extract_token_id", "pad_token_id"):
+        for name in SPECIAL_TOKEN_IDS:
             value = getattr(self, name)
             if value is not None and not 0 <= value < self.vocab_size:
                 raise ValueError(
@@ -103,4 +105,4 @@ class GPT1Config(PreTrainedConfig):
                 )
 
 
-__all__ = ["GPT1Config"]
+__all__ = ["GPT1Config", "SPECIAL_TOKEN_IDS"]

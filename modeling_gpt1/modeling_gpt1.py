@@ -374,30 +374,37 @@ class GPT1TaskHeadModel(GPT1PreTrainedModel):
         """
         return_dict = self.config.return_dict if return_dict is None else return_dict
         kwargs.pop("lm_labels", None)  # made by the collators for the auxiliary LM loss; unused without it
-        outputs = self.transformer(
-            **self.flatten_inputs(input_ids, attention_mask, position_ids),
-            use_cache=False,
+        outputs, logits = self.decode_and_score(
+            input_ids,
+            attention_mask,
+            position_ids,
             output_attentions=output_attentions,
             output_hidden_states=output_hidden_states,
-            return_dict=True,
             **kwargs,
         )
-        logits = self.score(self.extract_states(outputs.last_hidden_state, input_ids))
         loss = self.task_loss(logits, labels) if labels is not None else None
         output = self.output_class(
             loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
         )
         return output if return_dict else output.to_tuple()
 
+    def decode_and_score(self, input_ids, attention_mask=None, position_ids=None, **kwargs):
+        """One decoder pass over every sequence and the head's logits: `(decoder outputs, logits)`. The decoder's
+        `last_hidden_state` is flattened to `[batch * n_sequences, length, n_embd]`."""
+        outputs = self.transformer(
+            **self.flatten_inputs(input_ids, attention_mask, position_ids), use_cache=False, return_dict=True, **kwargs
+        )
+        return outputs, self.score(self.extract_states(outputs.last_hidden_state, input_ids))
+
     def flatten_inputs(self, input_ids, attention_mask=None, position_ids=None) -> dict:
         """Check the input layout and fold the sequences of every example into the batch dimension."""
         name = type(self).__name__
         if input_ids is None:
             raise ValueError(f"{name} needs input_ids: the extract token is located from them")
-        layout = f"[batch, {self.n_sequences or 'n_sequences'}, length]"
-        if input_ids.dim() == 2 and self.needs_sequence_dim or input_ids.dim() not in (2, 3):
-            raise ValueError(f"{name} expects input_ids {layout}, got shape {tuple(input_ids.shape)}")
-        if input_ids.dim() == 3 and self.n_sequences is not None and input_ids.shape[1] != self.n_sequences:
+        bad_rank = input_ids.dim() not in (2, 3) or (input_ids.dim() == 2 and self.needs_sequence_dim)
+        bad_count = input_ids.dim() == 3 and self.n_sequences not in (None, input_ids.shape[1])
+        if bad_rank or bad_count:
+            layout = f"[batch, {self.n_sequences or 'n_sequences'}, length]"
             raise ValueError(f"{name} expects input_ids {layout}, got shape {tuple(input_ids.shape)}")
         inputs = {"input_ids": input_ids, "attention_mask": attention_mask, "position_ids": position_ids}
         for key, value in inputs.items():

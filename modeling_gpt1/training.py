@@ -6,6 +6,8 @@ bias or gain weights" (the embeddings included), so no custom optimizer is neede
 
 from transformers import TrainingArguments
 
+from .configuration_gpt1 import SPECIAL_TOKEN_IDS
+
 # Section 4.1, "Fine-tuning details": lr 6.25e-5, batch 32, 3 epochs, linear schedule with warm-up over 0.2% of
 # training, L2 weight decay 0.01, gradient clipping 1 (from the released code), Adam defaults otherwise.
 FINETUNING_DEFAULTS = {
@@ -44,9 +46,6 @@ def decay_parameter_names(model) -> list[str]:
     """The parameters GPT-1 decays: tensors of rank > 1 (weight matrices and embeddings), not biases or gains.
     Trainer's own split (`Trainer.get_decay_parameter_names`) gives the same set for GPT-1 models."""
     return [name for name, parameter in model.named_parameters() if parameter.dim() > 1]
-
-
-SPECIAL_TOKEN_IDS = ("start_token_id", "delimiter_token_id", "extract_token_id", "pad_token_id")
 
 
 def add_special_tokens(model, tokenizer) -> int:
