@@ -9,6 +9,7 @@ from torch.nn import functional as F
 from transformers import AutoConfig, AutoModel, AutoModelForCausalLM
 
 from modeling_gpt1 import GPT1Config, GPT1LMHeadModel, GPT1Model
+from modeling_gpt1 import modeling_gpt1
 
 # ---------------------------------------------------------------------------------------------------------------
 # Configuration
@@ -267,6 +268,62 @@ def test_both_or_neither_of_ids_and_embeds_is_rejected(model, input_ids):
         model(input_ids, inputs_embeds=model.transformer.wte(input_ids))
     with pytest.raises(ValueError, match="input_ids or inputs_embeds"):
         model()
+
+
+@pytest.fixture
+def two_threads():
+    previous = torch.get_num_threads()
+    torch.set_num_threads(2)
+    yield
+    torch.set_num_threads(previous)
+
+
+@pytest.mark.parametrize("rows", [1, 3, modeling_gpt1.FEW_ROWS])
+@pytest.mark.parametrize("with_bias", [False, True])
+def test_threaded_matmul_splits_few_row_products_and_equals_the_plain_product(
+    two_threads, monkeypatch, rows, with_bias
+):
+    weight, bias, x = torch.randn(48, 20), torch.randn(20), torch.randn(rows, 1, 48)
+    expected = x @ weight + (bias if with_bias else 0)
+    calls = []
+    monkeypatch.setattr(torch, "bmm", lambda *args: calls.append(args) or torch.matmul(*args))
+    with torch.no_grad():
+        output = modeling_gpt1.threaded_matmul(x, weight, bias if with_bias else None)
+    assert output.shape == (rows, 1, 20)
+    torch.testing.assert_close(output, expected, atol=1e-5, rtol=1e-5)
+    assert len(calls) == 1 and calls[0][1].shape == (2, 24, 20)  # one slab of the weight per thread
+
+
+@pytest.mark.parametrize("case", ["many rows", "autograd", "one thread", "indivisible input width"])
+def test_threaded_matmul_takes_the_plain_product_outside_cpu_decoding(two_threads, monkeypatch, case):
+    width = 47 if case == "indivisible input width" else 48
+    rows = modeling_gpt1.FEW_ROWS + 1 if case == "many rows" else 1
+    weight, bias, x = torch.randn(width, 20), torch.randn(20), torch.randn(rows, width)
+    if case == "one thread":
+        torch.set_num_threads(1)
+    monkeypatch.setattr(torch, "bmm", lambda *args: pytest.fail("split product outside a CPU decoding step"))
+    with torch.set_grad_enabled(case == "autograd"):
+        output = modeling_gpt1.threaded_matmul(x, weight, bias)
+    torch.testing.assert_close(output, torch.addmm(bias, x, weight))
+
+
+def test_decoding_step_uses_the_threaded_product_and_matches_the_full_forward(
+    two_threads, monkeypatch, model, input_ids
+):
+    """The cached one-token step (split products) and a forward over the whole sequence (plain products, more than
+    FEW_ROWS rows) give the same last logits."""
+    model.eval()
+    long_ids = torch.cat([input_ids, input_ids, input_ids], dim=1)[:, : model.config.n_positions]
+    assert long_ids.numel() > modeling_gpt1.FEW_ROWS
+    calls = []
+    monkeypatch.setattr(torch, "bmm", lambda *args: calls.append(args) or torch.matmul(*args))
+    with torch.no_grad():
+        full = model(long_ids).logits[:, -1]
+        prefix = model(long_ids[:, :-1], use_cache=True)
+        assert calls == []
+        step = model(long_ids[:, -1:], cache=prefix.cache).logits[:, -1]
+    assert len(calls) == 4 * model.config.n_layer + 1  # the blocks' four projections and the LM head
+    torch.testing.assert_close(step, full, atol=1e-5, rtol=1e-5)
 
 
 def test_cpu_inference_logits_equal_the_tied_head_and_follow_weight_updates(model, input_ids):
