@@ -24,6 +24,9 @@ from modeling_gpt1 import GPT1Config, GPT1LMHeadModel
 SPEEDUP_GOAL = 20.0  # ours / openai-gpt, tokens per second
 BANDWIDTH_GOAL = 0.60  # ours / bandwidth-bound rate
 
+# One unpadded prompt: the pad id is given only so that `generate` need not guess it.
+GREEDY = dict(do_sample=False, pad_token_id=0)
+
 QUICK_CONFIG = dict(vocab_size=1000, n_positions=128, n_embd=128, n_layer=2, n_head=4)
 
 
@@ -36,6 +39,9 @@ def parse_args(argv=None):
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--quick", action="store_true", help="a small config instead of the 117M model")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random weights and prompt")
+    parser.add_argument(
+        "--repeats", type=int, default=3, help="timed runs of each model and of the copy; the best counts (default 3)"
+    )
     args = parser.parse_args(argv)
     if args.new_tokens is None:
         args.new_tokens = 32 if args.quick else 256
@@ -43,6 +49,8 @@ def parse_args(argv=None):
         parser.error("--new_tokens and --prompt must be at least 1")
     if args.threads is not None and args.threads < 1:
         parser.error("--threads must be at least 1")
+    if args.repeats < 1:
+        parser.error("--repeats must be at least 1")
     return args
 
 
@@ -72,10 +80,8 @@ def to_openai_gpt(model: GPT1LMHeadModel) -> OpenAIGPTLMHeadModel:
 
 
 def tokens_per_second(model, prompt: torch.Tensor, new_tokens: int) -> tuple[float, torch.Tensor]:
-    """Greedy `generate` timed end to end (prompt included), after a short warm-up run."""
-    # One unpadded prompt: the mask and pad id are given only so that `generate` need not guess them.
-    settings = dict(attention_mask=torch.ones_like(prompt), do_sample=False, pad_token_id=0)
-    model.generate(prompt, max_new_tokens=min(4, new_tokens), **settings)
+    """Greedy `generate` timed end to end (prompt included)."""
+    settings = dict(attention_mask=torch.ones_like(prompt), **GREEDY)
     start = time.perf_counter()
     output = model.generate(prompt, max_new_tokens=new_tokens, **settings)
     elapsed = time.perf_counter() - start
@@ -115,10 +121,18 @@ def main(argv=None):
     # Ordinary tokens only: the special ids sit at the end of the vocabulary.
     prompt = torch.randint(0, config.vocab_size - 4, (1, args.prompt))
 
+    # The models and the copy take turns, and each keeps its best run: on a shared machine a busy neighbour slows
+    # whichever runs at that moment, and the best run is the one least disturbed.
+    ours_rate = reference_rate = bandwidth = 0.0
     with torch.inference_mode():
-        ours_rate, ours_tokens = tokens_per_second(ours, prompt, args.new_tokens)
-        reference_rate, reference_tokens = tokens_per_second(reference, prompt, args.new_tokens)
-    bandwidth = copy_bandwidth()
+        for model in (ours, reference):
+            tokens_per_second(model, prompt, min(4, args.new_tokens))  # warm-up
+        for _ in range(args.repeats):
+            rate, ours_tokens = tokens_per_second(ours, prompt, args.new_tokens)
+            ours_rate = max(ours_rate, rate)
+            rate, reference_tokens = tokens_per_second(reference, prompt, args.new_tokens)
+            reference_rate = max(reference_rate, rate)
+            bandwidth = max(bandwidth, copy_bandwidth())
     bytes_per_token = weight_bytes(ours)
     bound_rate = bandwidth / bytes_per_token
 
@@ -130,7 +144,7 @@ def main(argv=None):
     size = "quick config" if args.quick else "GPT-1 117M"
     print(
         f"{size} ({ours.num_parameters():,} parameters), float32, CPU, {torch.get_num_threads()} threads; "
-        f"prompt {args.prompt}, {args.new_tokens} new tokens, greedy, batch 1"
+        f"prompt {args.prompt}, {args.new_tokens} new tokens, greedy, batch 1; best of {args.repeats} runs"
     )
     rows = [
         ("ours (GPT1LMHeadModel, KV cache)", f"{ours_rate:8.2f} tokens/s"),
@@ -151,6 +165,7 @@ def main(argv=None):
         "threads": torch.get_num_threads(),
         "prompt_tokens": args.prompt,
         "new_tokens": args.new_tokens,
+        "repeats": args.repeats,
         "ours_tokens_per_s": round(ours_rate, 3),
         "openai_gpt_tokens_per_s": round(reference_rate, 3),
         "speedup": round(speedup, 2),
