@@ -313,7 +313,7 @@ def test_decoding_step_uses_the_threaded_product_and_matches_the_full_forward(
     """The cached one-token step (split products) and a forward over the whole sequence (plain products, more than
     FEW_ROWS rows) give the same last logits."""
     model.eval()
-    long_ids = torch.cat([input_ids, input_ids, input_ids], dim=1)[:, : model.config.n_positions]
+    long_ids = input_ids.repeat(1, 6)[:, : model.config.n_positions]
     assert long_ids.numel() > modeling_gpt1.FEW_ROWS
     calls = []
     monkeypatch.setattr(torch, "bmm", lambda *args: calls.append(args) or torch.matmul(*args))
