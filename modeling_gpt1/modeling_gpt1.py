@@ -408,8 +408,8 @@ class GPT1TaskHeadModel(GPT1PreTrainedModel):
         **kwargs,
     ):
         r"""
-        labels: class ids `[batch]`, float targets for regression (`num_labels == 1`), or for multiple choice the index
-        of the right answer.
+        labels: class ids `[batch]`, float targets for regression (`num_labels == 1`), float 0/1 targets
+        `[batch, num_labels]` for multi-label classification, or for multiple choice the index of the right answer.
         """
         return_dict = self.config.return_dict if return_dict is None else return_dict
         kwargs.pop("lm_labels", None)  # made by the collators for the auxiliary LM loss; unused without it
@@ -470,11 +470,25 @@ class GPT1TaskHeadModel(GPT1PreTrainedModel):
         raise NotImplementedError
 
     def task_loss(self, logits, labels):
-        """Cross-entropy over classes (or answers), or mean squared error when the head regresses one value."""
+        """Cross-entropy over classes (or answers), mean squared error when the head regresses one value, or binary
+        cross-entropy per label for multi-label classification; see `problem_type`."""
         if labels.shape[0] != logits.shape[0]:
             raise ValueError(f"got {labels.shape[0]} labels for a batch of {logits.shape[0]} examples")
-        if self.is_regression:
+        problem_type = self.problem_type(labels)
+        if problem_type == "regression":
             return F.mse_loss(logits.view(-1), labels.to(logits.dtype).view(-1))
+        if problem_type == "multi_label_classification":
+            if labels.shape != logits.shape:
+                raise ValueError(
+                    f"multi-label targets must have shape [batch, num_labels] = {tuple(logits.shape)} (one 0/1 "
+                    f"column per label), got {tuple(labels.shape)}"
+                )
+            return F.binary_cross_entropy_with_logits(logits, labels.to(logits.dtype))
+        if labels.numel() != labels.shape[0]:
+            raise ValueError(
+                f"single-label classification takes one class id per example ([batch]), got labels of shape "
+                f"{tuple(labels.shape)}; for 0/1 targets per label set problem_type='multi_label_classification'"
+            )
         labels = labels.view(-1).long()
         n_classes = logits.shape[-1]
         if bool(((labels < 0) & (labels != -100)).any() or (labels >= n_classes).any()):
@@ -484,14 +498,20 @@ class GPT1TaskHeadModel(GPT1PreTrainedModel):
             )
         return F.cross_entropy(logits, labels, ignore_index=-100)
 
-    @property
-    def is_regression(self) -> bool:
-        return self.config.num_labels == 1 or self.config.problem_type == "regression"
+    def problem_type(self, labels) -> str:
+        """`config.problem_type` when set, else inferred as Transformers' classification heads do: regression for one
+        label, multi-label classification for float targets, single-label classification for class ids."""
+        if self.config.problem_type is not None:
+            return self.config.problem_type
+        if self.config.num_labels == 1:
+            return "regression"
+        return "multi_label_classification" if labels.is_floating_point() else "single_label_classification"
 
 
 class GPT1ForSequenceClassification(GPT1TaskHeadModel):
     """Classification `[start] text [extract]` and entailment `[start] premise [delim] hypothesis [extract]`: a linear
-    layer on the extract state; regression (MSE) when `num_labels == 1`.
+    layer on the extract state; regression (MSE) when `num_labels == 1`, multi-label (one sigmoid per label) with
+    `problem_type="multi_label_classification"` or float targets `[batch, num_labels]`.
 
     Given `[batch, n_sequences, length]` it adds the extract states of an example's sequences before the linear layer,
     which is how GPT scores a similarity pair; `GPT1ForSimilarity` is that use with exactly two orderings."""
@@ -533,6 +553,5 @@ class GPT1ForMultipleChoice(GPT1TaskHeadModel):
         shared_mask = self.dropout(extract_states.new_ones(extract_states[:, :1].shape))
         return self.classifier(extract_states * shared_mask).squeeze(-1)
 
-    @property
-    def is_regression(self) -> bool:
-        return False
+    def problem_type(self, labels) -> str:
+        return "single_label_classification"  # the index of the right answer, whatever the config says

@@ -107,6 +107,40 @@ def test_regression_with_one_label_is_mean_squared_error(head_class, make_batch,
     torch.testing.assert_close(output.loss, F.mse_loss(output.logits.squeeze(-1), torch.tensor(targets)))
 
 
+@pytest.mark.parametrize("problem_type", [None, "multi_label_classification"])
+def test_multi_label_classification_is_binary_cross_entropy_per_label(problem_type):
+    """Float 0/1 targets `[batch, num_labels]` make a multi-label problem, as in Transformers' heads; with the
+    config's problem_type set, integer 0/1 targets (as a dataset stores them) work too."""
+    model = make_head(GPT1ForSequenceClassification, num_labels=3, problem_type=problem_type)
+    targets = [[1, 0, 1], [0, 0, 0], [1, 1, 0]]
+    as_float = [[float(v) for v in row] for row in targets]
+    batch = classification_batch(model.config, labels=as_float if problem_type is None else targets)
+    output = model(**batch)
+    expected = F.binary_cross_entropy_with_logits(output.logits, torch.tensor(as_float))
+    torch.testing.assert_close(output.loss, expected)
+
+
+def test_multi_label_targets_of_the_wrong_width_are_rejected():
+    model = make_head(GPT1ForSequenceClassification, num_labels=3, problem_type="multi_label_classification")
+    batch = classification_batch(model.config, labels=[[1, 0], [0, 1], [1, 1]])
+    with pytest.raises(ValueError, match=r"multi-label targets must have shape \[batch, num_labels\] = \(3, 3\)"):
+        model(**batch)
+
+
+def test_several_class_ids_per_example_name_the_multi_label_setting():
+    model = make_head(GPT1ForSequenceClassification, num_labels=3)
+    batch = classification_batch(model.config, labels=[[1, 0, 1], [0, 0, 0], [1, 1, 0]])
+    with pytest.raises(ValueError, match="one class id per example.*multi_label_classification"):
+        model(**batch)
+
+
+def test_multiple_choice_ignores_a_multi_label_problem_type():
+    model = make_head(GPT1ForMultipleChoice, problem_type="multi_label_classification")
+    batch = choice_batch(model.config, 2, labels=[1, 0, 1])
+    output = model(**batch)
+    torch.testing.assert_close(output.loss, F.cross_entropy(output.logits, torch.tensor([1, 0, 1])))
+
+
 def test_similarity_logits_and_loss():
     model = make_head(GPT1ForSimilarity, num_labels=2)
     batch = similarity_batch(model.config, labels=[1, 0])
