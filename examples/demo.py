@@ -38,7 +38,6 @@ import finetune  # noqa: E402
 import pretrain  # noqa: E402
 from transformers import AutoConfig, AutoTokenizer, set_seed  # noqa: E402
 
-from hub_card import write_model_card  # noqa: E402
 from modeling_gpt1 import GPT1LMHeadModel  # noqa: E402
 from modeling_gpt1.reporting import format_summary  # noqa: E402
 from modeling_gpt1.tasks import get_task  # noqa: E402
@@ -128,11 +127,17 @@ def _write_tsv(path: Path, header, rows) -> None:
             handle.write("\t".join(str(value).replace("\t", " ") for value in row) + "\n")
 
 
-def pretrain_model(args, settings: dict, text_source: list[str], out: Path) -> Path:
+def card_flags(model_name: str, dataset_label: str) -> list[str]:
+    """What the scripts need to write the model card of a run on the demo's own data: its name and its data set's."""
+    return ["--hub_model_id", model_name, "--dataset_label", dataset_label]
+
+
+def pretrain_model(args, settings: dict, text_source: list[str], out: Path, card: list[str]) -> Path:
     """Stage 1: tokenizer and GPT-1 pre-trained on the unlabeled text; returns the model folder."""
     folder = out / "gpt1-pretrained"
     pretrain.main([
         *text_source,
+        *card,
         "--validation_split_percentage", "5",
         "--tokenizer_vocab_size", str(settings["vocab_size"]),
         "--config_overrides", settings["model"],
@@ -158,9 +163,12 @@ def untrained_copy(pretrained: Path, out: Path, seed: int) -> Path:
     return folder
 
 
-def finetune_model(args, settings: dict, task: str, data_dir: Path | None, model: Path, out: Path) -> dict:
+def finetune_model(
+    args, settings: dict, task: str, data_dir: Path | None, model: Path, out: Path, card: list[str]
+) -> dict:
     return finetune.main([
         "--task", task,
+        *card,
         *(["--data_dir", str(data_dir)] if data_dir else []),
         "--model_name_or_path", str(model),
         "--num_train_epochs", str(settings["epochs"]),
@@ -221,7 +229,10 @@ def main(argv=None) -> dict:
         }
 
     # 2. Pre-training, and the untrained baseline of the same shape.
-    pretrained = pretrain_model(args, settings, text_source, out)
+    own_text = not (args.train_file or args.dataset_name)
+    pretrained = pretrain_model(
+        args, settings, text_source, out, card_flags("gpt1-demo", STDLIB_DATASET) if own_text else []
+    )
     pretrain_results = json.loads((pretrained / "eval_results.json").read_text())
     untrained = untrained_copy(pretrained, out, args.seed)
 
@@ -231,27 +242,14 @@ def main(argv=None) -> dict:
         spec = get_task(task)
         scores = {}
         for start, model in (("pre-trained", pretrained), ("untrained", untrained)):
-            results = finetune_model(args, settings, task, data_dir, model, out / f"{name}-from-{start}")
+            suffix = "" if start == "pre-trained" else "-untrained"
+            card = [] if args.task else card_flags(f"gpt1-demo-{name}{suffix}", name)
+            results = finetune_model(args, settings, task, data_dir, model, out / f"{name}-from-{start}", card)
             scores[start] = results[f"eval_{spec.main_metric}"]
         rows.append({"task": name, "transformation": spec.family, "format": task, "metric": spec.main_metric,
                      **scores})
 
-    # 4. Results table and Hub-ready folders. The scripts wrote each folder's card; the demo's own data gets its name.
-    if not (args.train_file or args.dataset_name):
-        write_model_card(
-            pretrained, model_name="gpt1-demo", datasets=[STDLIB_DATASET],
-            results=[{"task": "text-generation", "dataset": STDLIB_DATASET, "metric": "perplexity",
-                      "value": pretrain_results["eval_perplexity"], "split": "validation"}],
-            training_summary={"pre-training steps": settings["pretrain_steps"], "text": " ".join(text_source[1:])},
-        )
-    for row in rows if not args.task else ():
-        folder = out / f"{row['task']}-from-pre-trained"
-        pipeline_task = "multiple-choice" if row["transformation"] == "multiple_choice" else "text-classification"
-        write_model_card(
-            folder, model_name=f"gpt1-demo-{row['task']}", training_summary={"fine-tuned from": str(pretrained)},
-            results=[{"task": pipeline_task, "dataset": row["task"], "metric": row["metric"],
-                      "value": row["pre-trained"], "split": "validation"}],
-        )
+    # 4. Results table; the scripts wrote each folder's model card.
     summary = {
         "pre-training eval loss": round(pretrain_results["eval_loss"], 3),
         "pre-training perplexity": round(pretrain_results["eval_perplexity"], 1),

@@ -81,6 +81,9 @@ class DataArguments:
     data_dir: Optional[str] = field(
         default=None, metadata={"help": "Folder with the task's official files; default: the Hub copy."}
     )
+    dataset_label: Optional[str] = field(
+        default=None, metadata={"help": "The data set's name on the model card; default: the task's Hub data set."}
+    )
     max_seq_length: Optional[int] = field(
         default=None, metadata={"help": "Longest input sequence in tokens; default: the model's n_positions."}
     )
@@ -253,7 +256,7 @@ def main(argv: Optional[list[str]] = None) -> dict:
             results.update(output.metrics)
 
     publish_run(
-        training_args, results, dataset="/".join(filter(None, spec.hub_dataset)),
+        training_args, results, dataset=data_args.dataset_label or "/".join(filter(None, spec.hub_dataset)),
         task="multiple-choice" if spec.family == "multiple_choice" else "text-classification",
         base_model=model_args.model_name_or_path,
         training_summary={"task": spec.name, "transformation": spec.family, "aux_lm_coef": model_args.aux_lm_coef,

@@ -69,6 +69,10 @@ class ModelArguments:
 class DataArguments:
     dataset_name: Optional[str] = field(default=None, metadata={"help": "A data set on the Hub (load_dataset)."})
     dataset_config_name: Optional[str] = field(default=None, metadata={"help": "Its configuration name."})
+    dataset_label: Optional[str] = field(
+        default=None,
+        metadata={"help": "The data set's name on the model card; default: the Hub name, or 'local text'."},
+    )
     train_file: Optional[str] = field(
         default=None, metadata={"help": "Training text: .txt (one example a line), .csv or .json(l); globs allowed."}
     )
@@ -311,7 +315,9 @@ def main(argv: Optional[list[str]] = None) -> dict:
         trainer.save_metrics("eval", metrics)
         results.update(metrics)
 
-    dataset = " ".join(filter(None, (data_args.dataset_name, data_args.dataset_config_name))) or "local text"
+    dataset = data_args.dataset_label or (
+        " ".join(filter(None, (data_args.dataset_name, data_args.dataset_config_name))) or "local text"
+    )
     publish_run(
         training_args, results, dataset=dataset, task="text-generation", base_model=model_args.model_name_or_path,
         training_summary={"block_size": block_size, "learning_rate": training_args.learning_rate,

@@ -139,15 +139,16 @@ def card_results(metrics: dict, dataset: str, task: str | None = None, split: st
 def publish_run(training_args, metrics: dict, *, dataset: str, task: str | None = None, base_model: str | None = None,
                 training_summary: dict | None = None) -> None:
     """End of a training script: write the model card into the output folder and, with `--push_to_hub`, upload the
-    folder to `--hub_model_id` (default: the folder's name) with Trainer's own hub arguments."""
+    folder to `--hub_model_id` (default: the folder's name) with Trainer's own hub arguments. The card is named after
+    that repository."""
     folder = Path(training_args.output_dir)
     repo_id = training_args.hub_model_id or folder.resolve().name
     if base_model and Path(base_model).exists():  # a local folder is no Hub id: name it in the summary instead
         training_summary = {"fine-tuned from": base_model, **(training_summary or {})}
         base_model = None
     write_model_card(
-        folder, results=card_results(metrics, dataset, task), base_model=base_model,
-        datasets=[dataset], training_summary=training_summary, repo_id=repo_id,
+        folder, results=card_results(metrics, dataset, task), base_model=base_model, datasets=[dataset],
+        training_summary=training_summary, model_name=repo_id.rsplit("/", 1)[-1], repo_id=repo_id,
     )
     if training_args.push_to_hub:
         push_folder(folder, repo_id, private=training_args.hub_private_repo, token=training_args.hub_token)

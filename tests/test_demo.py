@@ -47,21 +47,28 @@ def test_demo_prints_the_table_of_all_four_transformations(demo_run, capsys):
     )
 
 
-def test_the_card_holds_the_runs_numbers(demo_run):
+def card_metrics(metadata: dict) -> dict:
+    [entry] = metadata["model-index"]
+    return {metric["type"]: metric["value"] for result in entry["results"] for metric in result["metrics"]}
+
+
+def test_the_cards_name_the_demo_data_and_hold_the_runs_numbers(demo_run):
     out, results = demo_run
     metadata = front_matter(out / "gpt1-pretrained" / "README.md")
     assert metadata["library_name"] == "transformers"
     assert metadata["pipeline_tag"] == "text-generation"
-    [entry] = metadata["model-index"]
-    [result] = entry["results"]
-    assert result["metrics"][0]["value"] == pytest.approx(results["pretraining"]["eval_perplexity"])
+    assert metadata["datasets"] == [demo.STDLIB_DATASET]
+    assert metadata["model-index"][0]["name"] == "gpt1-demo"
+    assert card_metrics(metadata)["perplexity"] == pytest.approx(results["pretraining"]["eval_perplexity"])
 
-    row = next(row for row in results["finetuning"] if row["task"] == "word_order")
-    metadata = front_matter(out / "word_order-from-pre-trained" / "README.md")
-    assert metadata["pipeline_tag"] == "text-classification"
-    [entry] = metadata["model-index"]
-    assert entry["results"][0]["metrics"][0]["type"] == row["metric"]
-    assert entry["results"][0]["metrics"][0]["value"] == pytest.approx(row["pre-trained"])
+    for row in results["finetuning"]:
+        for start, suffix in (("pre-trained", ""), ("untrained", "-untrained")):
+            metadata = front_matter(out / f"{row['task']}-from-{start}" / "README.md")
+            pipeline_tag = "multiple-choice" if row["transformation"] == "multiple_choice" else "text-classification"
+            assert metadata["pipeline_tag"] == pipeline_tag
+            assert metadata["datasets"] == [row["task"]]
+            assert metadata["model-index"][0]["name"] == f"gpt1-demo-{row['task']}{suffix}"
+            assert card_metrics(metadata)[row["metric"]] == pytest.approx(row[start])
 
 
 @pytest.mark.parametrize(
