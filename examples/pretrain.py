@@ -28,7 +28,7 @@ from modeling_gpt1.configuration_gpt1 import SPECIAL_TOKEN_IDS
 from modeling_gpt1.hub import publish_run
 from modeling_gpt1.reporting import configure_logging, parse_script_args, report_run, resolve_checkpoint
 from modeling_gpt1.tokenization_gpt1 import train_gpt1_tokenizer
-from modeling_gpt1.training import PRETRAINING_DEFAULTS
+from modeling_gpt1.training import PRETRAINING_DEFAULTS, add_special_tokens
 
 logger = logging.getLogger(__name__)
 
@@ -203,8 +203,7 @@ def build_model(model_args: ModelArguments, tokenizer) -> GPT1LMHeadModel:
     vocabulary and special-token ids are the tokenizer's."""
     if model_args.model_name_or_path:
         model = GPT1LMHeadModel.from_pretrained(model_args.model_name_or_path, cache_dir=model_args.cache_dir)
-        if len(tokenizer) > model.config.vocab_size:
-            model.resize_token_embeddings(len(tokenizer))
+        add_special_tokens(model, tokenizer)  # grows the embeddings to a larger tokenizer, records its special ids
         return model
     base = GPT1Config.from_pretrained(model_args.config_name).to_diff_dict() if model_args.config_name else {}
     base = {key: value for key, value in base.items() if key not in ("model_type", "transformers_version")}

@@ -50,7 +50,8 @@ def decay_parameter_names(model) -> list[str]:
 
 def add_special_tokens(model, tokenizer) -> int:
     """Give a pre-trained model and its tokenizer GPT's fine-tuning tokens (`_start_`, `_delimiter_`, `_classify_`,
-    `<pad>`) where they lack them, as the paper did for the released model.
+    `<pad>`) where they lack them, as the paper did for the released model, and grow the model's embeddings to the
+    tokenizer's size (the scripts' one rule for new rows, also when pre-training continues with a larger tokenizer).
 
     New embedding rows are drawn like the others, N(0, initializer_range), rather than from the mean of the trained
     rows (Transformers' default), the output layer stays tied, and the config records the tokenizer's ids.

@@ -26,6 +26,7 @@ from transformers import (
 )
 
 from modeling_gpt1 import GPT1ForMultipleChoice, GPT1ForSequenceClassification
+from modeling_gpt1.tokenization_gpt1 import train_gpt1_tokenizer
 from modeling_gpt1.reporting import (
     format_summary,
     loss_series,
@@ -209,6 +210,34 @@ def test_streaming_pretraining_runs_max_steps(pretrained, corpus, tmp_path):
                                           "--tokenizer_name", str(output_dir), "--max_eval_samples", "4"))
     assert read_json(tmp_path / "stream" / "trainer_state.json")["global_step"] == 2
     assert results["eval_perplexity"] == pytest.approx(math.exp(results["eval_loss"]))
+
+
+def test_continued_pretraining_grows_the_embeddings_to_a_larger_tokenizer(pretrained, corpus, tmp_path):
+    """New rows are drawn N(0, initializer_range) as in `add_special_tokens`, the output layer stays tied, and the
+    config takes the new tokenizer's special ids."""
+    output_dir, _ = pretrained
+    old_vocab = AutoModelForCausalLM.from_pretrained(output_dir).config.vocab_size
+    bigger = tmp_path / "bigger-tokenizer"
+    rng = random.Random(3)  # made-up words on top of the corpus, for more merges than the corpus allows
+    texts = (corpus / "train.txt").read_text().splitlines() + [
+        " ".join("".join(rng.choice("abcdefghij") for _ in range(6)) for _ in range(8)) for _ in range(200)
+    ]
+    train_gpt1_tokenizer(iter(texts), vocab_size=old_vocab + 60, min_frequency=1, show_progress=False).save_pretrained(
+        bigger
+    )
+    tokenizer = AutoTokenizer.from_pretrained(bigger)
+    assert len(tokenizer) > old_vocab
+    argv = pretrain_argv(corpus, tmp_path / "continued", "--model_name_or_path", str(output_dir),
+                         "--tokenizer_name", str(bigger), "--max_steps", "1")
+    del argv[argv.index("--config_overrides") : argv.index("--config_overrides") + 2]  # the model has its shape
+    pretrain.main(argv)
+    model = AutoModelForCausalLM.from_pretrained(tmp_path / "continued")
+    assert model.config.vocab_size == len(tokenizer)
+    assert model.config.extract_token_id == tokenizer.extract_token_id
+    assert model.config.pad_token_id == tokenizer.pad_token_id
+    assert model.lm_head.weight.data_ptr() == model.transformer.wte.weight.data_ptr()
+    new_rows = model.transformer.wte.weight[old_vocab:]
+    assert new_rows.std().item() == pytest.approx(model.config.initializer_range, rel=0.25)
 
 
 # ---------------------------------------------------------------------------------------------------------
