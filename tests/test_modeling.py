@@ -173,6 +173,26 @@ def test_save_and_load_round_trip(model, input_ids, tmp_path):
     assert torch.equal(loaded(input_ids).logits, model(input_ids).logits)
 
 
+@pytest.mark.parametrize("dtype, atol", [(torch.bfloat16, 0.1), (torch.float16, 0.02)])
+@pytest.mark.parametrize("attn_implementation", ["eager", "sdpa"])
+def test_half_precision_load_runs_and_stays_close_to_float32(
+    model, input_ids, tmp_path, dtype, atol, attn_implementation
+):
+    model.save_pretrained(tmp_path)
+    half = GPT1LMHeadModel.from_pretrained(tmp_path, dtype=dtype, attn_implementation=attn_implementation).eval()
+    assert {parameter.dtype for parameter in half.parameters()} == {dtype}
+    with torch.no_grad():
+        logits = half(input_ids).logits
+        generated = half.generate(input_ids[:1], max_new_tokens=4, do_sample=False, pad_token_id=0)
+        expected = model(input_ids).logits
+    assert logits.dtype == dtype
+    torch.testing.assert_close(logits.float(), expected, atol=atol, rtol=0)
+    assert generated.shape == (1, input_ids.shape[1] + 4)
+    half.train()
+    half(input_ids, labels=input_ids).loss.backward()
+    assert half.transformer.wte.weight.grad.dtype == dtype
+
+
 def test_saved_folder_loads_through_auto_classes(model, input_ids, tmp_path):
     model.save_pretrained(tmp_path)
 
