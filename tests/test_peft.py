@@ -1,0 +1,73 @@
+"""PEFT adapters work on GPT-1 as on Transformers' own models: LoRA on the blocks' `Conv1D` projections trains,
+saves and reloads as an adapter, and merges back into a plain `GPT1LMHeadModel`."""
+
+import pytest
+import torch
+from conftest import make_config, make_lm
+
+from modeling_gpt1 import GPT1ForSequenceClassification, GPT1LMHeadModel
+
+peft = pytest.importorskip("peft")
+
+
+def lora_lm():
+    config = peft.LoraConfig(
+        r=4, lora_alpha=8, target_modules=["c_attn", "c_proj"], fan_in_fan_out=True, task_type="CAUSAL_LM"
+    )
+    return peft.get_peft_model(make_lm(), config)
+
+
+def test_lora_trains_only_the_adapters_and_lowers_the_loss(input_ids):
+    model = lora_lm()
+    trainable = {name for name, parameter in model.named_parameters() if parameter.requires_grad}
+    assert trainable and all("lora_" in name for name in trainable)
+    frozen = model.get_base_model().transformer.wte.weight.clone()
+
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-2)
+    model.train()
+    losses = []
+    for _ in range(8):
+        loss = model(input_ids=input_ids, labels=input_ids).loss
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        losses.append(loss.item())
+    assert losses[-1] < losses[0]
+    assert torch.equal(model.get_base_model().transformer.wte.weight, frozen)
+
+
+def test_lora_adapter_round_trip_and_merge(input_ids, tmp_path):
+    model = lora_lm()
+    with torch.no_grad():  # move the adapters off their zero start, so that they change the output
+        for name, parameter in model.named_parameters():
+            if "lora_B" in name:
+                parameter.normal_(std=0.1)
+    model.eval()
+    with torch.no_grad():
+        expected = model(input_ids=input_ids).logits
+        assert not torch.allclose(expected, make_lm()(input_ids).logits)
+    model.save_pretrained(tmp_path)
+
+    reloaded = peft.PeftModel.from_pretrained(make_lm(), tmp_path).eval()
+    merged = reloaded.merge_and_unload()
+    assert type(merged) is GPT1LMHeadModel
+    with torch.no_grad():
+        torch.testing.assert_close(merged(input_ids).logits, expected, atol=1e-5, rtol=1e-5)
+        generated = merged.generate(input_ids[:1], max_new_tokens=3, do_sample=False, pad_token_id=0)
+    assert generated.shape == (1, input_ids.shape[1] + 3)
+
+
+def test_lora_sequence_classification_keeps_the_head_trainable():
+    torch.manual_seed(0)
+    head = GPT1ForSequenceClassification(make_config(num_labels=2))
+    model = peft.get_peft_model(
+        head, peft.LoraConfig(r=4, target_modules=["c_attn"], fan_in_fan_out=True, task_type="SEQ_CLS")
+    )
+    trainable = {name for name, parameter in model.named_parameters() if parameter.requires_grad}
+    assert any("classifier" in name for name in trainable)
+    assert not any("wte" in name for name in trainable)
+    config = head.config
+    input_ids = torch.tensor([[1, 5, 6, 7, config.extract_token_id], [1, 8, 9, config.extract_token_id, 0]])
+    output = model(input_ids=input_ids, attention_mask=(input_ids != 0).long(), labels=torch.tensor([0, 1]))
+    output.loss.backward()
+    assert output.logits.shape == (2, 2)
