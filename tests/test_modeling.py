@@ -6,7 +6,9 @@ import pytest
 import torch
 from conftest import make_config, make_lm, pad_batch
 from torch.nn import functional as F
-from transformers import AutoConfig, AutoModel, AutoModelForCausalLM
+from transformers import AttentionInterface, AutoConfig, AutoModel, AutoModelForCausalLM
+from transformers.integrations.sdpa_attention import sdpa_attention_forward
+from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
 
 from modeling_gpt1 import GPT1Config, GPT1LMHeadModel, GPT1Model
 from modeling_gpt1 import modeling_gpt1
@@ -133,6 +135,35 @@ def test_sdpa_and_eager_agree_with_padding(model, eager_model, config):
     eager = eager_model(ids, attention_mask=mask).logits
     real = mask.bool()  # padded queries see no key at all; only real positions carry meaning
     torch.testing.assert_close(sdpa[real], eager[real], atol=1e-5, rtol=1e-5)
+
+
+def test_a_registered_attention_backend_is_used_through_attn_implementation(model, config):
+    """Attention goes through Transformers' interfaces, as flash, flex and paged attention plug in: a backend
+    registered under a new name (here sdpa that records its calls, with sdpa's mask) runs every layer, decoding with
+    the cache included, and gives sdpa's results."""
+    calls = []
+
+    def recording_sdpa(module, query, key, value, attention_mask, **kwargs):
+        calls.append((module.layer_idx, query.shape, key.shape))
+        return sdpa_attention_forward(module, query, key, value, attention_mask, **kwargs)
+
+    AttentionInterface.register("recording_sdpa", recording_sdpa)
+    AttentionMaskInterface.register("recording_sdpa", sdpa_mask)
+    recording = make_lm(attn_implementation="recording_sdpa")
+    assert recording.config._attn_implementation == "recording_sdpa"
+    ids, mask = pad_batch([[5, 17, 42, 8, 3, 61, 7], [9, 28, 33, 2]], config.pad_token_id, "left")
+    with torch.no_grad():
+        torch.testing.assert_close(
+            recording(ids, attention_mask=mask).logits, model(ids, attention_mask=mask).logits, atol=1e-6, rtol=1e-6
+        )
+    assert [layer for layer, _, _ in calls] == list(range(config.n_layer))
+    assert calls[0][1] == (2, config.n_head, 7, config.n_embd // config.n_head)
+
+    calls.clear()
+    settings = dict(attention_mask=mask, max_new_tokens=3, do_sample=False, pad_token_id=config.pad_token_id)
+    assert torch.equal(recording.generate(ids, **settings), model.generate(ids, **settings))
+    # The prompt's 7 queries, then one query a step against the growing cache: the third token needs no step.
+    assert [(q[2], k[2]) for _, q, k in calls[:: config.n_layer]] == [(7, 7), (1, 8), (1, 9)]
 
 
 # ---------------------------------------------------------------------------------------------------------------
