@@ -5,6 +5,7 @@ This file imports only torch, transformers and the configuration, so that `save_
 weights and a folder loads with `trust_remote_code=True` where this package is not installed.
 """
 
+import math
 from collections.abc import Callable
 
 import torch
@@ -39,14 +40,13 @@ def threaded_matmul(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | 
     is read, and one BLAS call streams it on about one core. Here the weight's `in` rows are cut into one contiguous
     slab per thread, multiplied as a batch and the partial products summed: on two cores the weight is read about
     1.5x faster. Anything else, compiled graphs included, takes the plain product."""
-    splits = torch.get_num_threads()
+    splits = math.gcd(torch.get_num_threads(), weight.shape[0])  # slabs of equal height, at most one a thread
     rows = x.shape[:-1].numel()
     if (
         splits < 2
         or rows > FEW_ROWS
         or x.device.type != "cpu"
         or torch.is_grad_enabled()
-        or weight.shape[0] % splits
         or torch.compiler.is_compiling()
     ):
         flat = x.reshape(rows, x.shape[-1])

@@ -345,6 +345,20 @@ def test_threaded_matmul_splits_few_row_products_and_equals_the_plain_product(
     assert len(calls) == 1 and calls[0][1].shape == (2, 24, 20)  # one slab of the weight per thread
 
 
+def test_threaded_matmul_cuts_as_many_equal_slabs_as_threads_allow(monkeypatch):
+    previous = torch.get_num_threads()
+    torch.set_num_threads(4)
+    try:
+        calls = []
+        monkeypatch.setattr(torch, "bmm", lambda *args: calls.append(args) or torch.matmul(*args))
+        weight, x = torch.randn(6, 5), torch.randn(1, 6)
+        with torch.no_grad():
+            torch.testing.assert_close(modeling_gpt1.threaded_matmul(x, weight), x @ weight)
+        assert calls[0][1].shape == (2, 3, 5)  # 6 rows: 2 slabs of 3 (4 would not divide them)
+    finally:
+        torch.set_num_threads(previous)
+
+
 @pytest.mark.parametrize("case", ["many rows", "autograd", "one thread", "indivisible input width"])
 def test_threaded_matmul_takes_the_plain_product_outside_cpu_decoding(two_threads, monkeypatch, case):
     width = 47 if case == "indivisible input width" else 48
