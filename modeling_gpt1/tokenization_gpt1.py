@@ -350,7 +350,21 @@ def train_gpt1_tokenizer(
         backend.train_from_iterator(files_or_iterator, trainer=trainer, length=length)
     else:
         raise TypeError(f"Expected file paths or an iterable of texts, got {type(files_or_iterator).__name__}")
-    return GPT1Tokenizer(tokenizer_object=backend, task_template=task_template)
+    return GPT1Tokenizer(tokenizer_object=_renumbered(backend), task_template=task_template)
+
+
+def _renumbered(backend: Tokenizer) -> Tokenizer:
+    """The trained BPE with ids in a fixed order: `<unk>`, the base symbols sorted, then each merge's result in merge
+    order. `BpeTrainer` numbers the end-of-word symbols (`e</w>`, ...) in hash-map order, which changes from run to
+    run, so the same corpus would otherwise give other ids, and a seeded pre-training run other results."""
+    model = json.loads(backend.to_str())["model"]
+    merges = [tuple(pair.split(" ", 1)) if isinstance(pair, str) else tuple(pair) for pair in model["merges"]]
+    merged = dict.fromkeys(a + b for a, b in merges)
+    base = sorted(token for token in model["vocab"] if token not in merged and token != UNK_TOKEN)
+    tokens = [UNK_TOKEN, *base, *merged]  # a merge's result is never a base symbol (see `base`)
+    renumbered = _gpt1_backend({token: i for i, token in enumerate(tokens)}, merges, unk_token=UNK_TOKEN)
+    renumbered.add_special_tokens([UNK_TOKEN])
+    return renumbered
 
 
 def main(argv: list[str] | None = None) -> GPT1Tokenizer:

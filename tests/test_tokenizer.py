@@ -4,6 +4,7 @@ OpenAI's release and of Transformers' `openai-gpt`, rebuilt in miniature here.""
 import csv
 import json
 import os
+import random
 import subprocess
 import sys
 
@@ -49,6 +50,26 @@ def test_training_gives_unk_first_and_special_tokens_after_the_bpe_vocabulary(to
     assert ids == list(range(base, base + 4))
     assert [tokenizer.start_token, tokenizer.delimiter_token, tokenizer.extract_token, tokenizer.pad_token] == SPECIAL
     assert all(token.endswith("</w>") for token in tokenizer.tokenize("quick brown fox"))
+
+
+def test_training_twice_on_the_same_text_gives_the_same_ids():
+    """`BpeTrainer` numbers end-of-word symbols in hash-map order (different on every run); the ids are renumbered
+    to a fixed layout: `<unk>`, the base symbols sorted, then each merge's result in merge order."""
+    rng = random.Random(0)
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    texts = [" ".join("".join(rng.choice(letters) for _ in range(rng.randint(1, 6))) for _ in range(12))
+             for _ in range(300)]
+    trained = [train_gpt1_tokenizer(iter(texts), vocab_size=200, show_progress=False) for _ in range(4)]
+    vocabularies = [tokenizer.get_vocab() for tokenizer in trained]
+    assert all(vocabulary == vocabularies[0] for vocabulary in vocabularies)
+
+    model = json.loads(trained[0].backend_tokenizer.to_str())["model"]
+    merged = ["".join(pair) for pair in model["merges"]]
+    ids = model["vocab"]
+    base = sorted(set(ids) - set(merged) - {"<unk>"})
+    assert ids["<unk>"] == 0
+    assert [ids[token] for token in base] == list(range(1, len(base) + 1))
+    assert [ids[token] for token in merged] == list(range(len(base) + 1, len(ids)))
 
 
 def test_training_reaches_vocab_size_on_enough_text(corpus_file):
