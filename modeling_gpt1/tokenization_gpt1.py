@@ -362,9 +362,7 @@ def _renumbered(backend: Tokenizer) -> Tokenizer:
     merged = dict.fromkeys(a + b for a, b in merges)
     base = sorted(token for token in model["vocab"] if token not in merged and token != UNK_TOKEN)
     tokens = [UNK_TOKEN, *base, *merged]  # a merge's result is never a base symbol (see `base`)
-    renumbered = _gpt1_backend({token: i for i, token in enumerate(tokens)}, merges, unk_token=UNK_TOKEN)
-    renumbered.add_special_tokens([UNK_TOKEN])
-    return renumbered
+    return _gpt1_backend({token: i for i, token in enumerate(tokens)}, merges, unk_token=UNK_TOKEN)
 
 
 def main(argv: list[str] | None = None) -> GPT1Tokenizer:
