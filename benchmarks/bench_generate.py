@@ -24,9 +24,6 @@ from modeling_gpt1 import GPT1Config, GPT1LMHeadModel
 SPEEDUP_GOAL = 20.0  # ours / openai-gpt, tokens per second
 BANDWIDTH_GOAL = 0.60  # ours / bandwidth-bound rate
 
-# One unpadded prompt: the pad id is given only so that `generate` need not guess it.
-GREEDY = dict(do_sample=False, pad_token_id=0)
-
 QUICK_CONFIG = dict(vocab_size=1000, n_positions=128, n_embd=128, n_layer=2, n_head=4)
 
 
@@ -81,7 +78,8 @@ def to_openai_gpt(model: GPT1LMHeadModel) -> OpenAIGPTLMHeadModel:
 
 def tokens_per_second(model, prompt: torch.Tensor, new_tokens: int) -> tuple[float, torch.Tensor]:
     """Greedy `generate` timed end to end (prompt included)."""
-    settings = dict(attention_mask=torch.ones_like(prompt), **GREEDY)
+    # One unpadded prompt: the mask and pad id are given only so that `generate` need not guess them.
+    settings = dict(attention_mask=torch.ones_like(prompt), do_sample=False, pad_token_id=0)
     start = time.perf_counter()
     output = model.generate(prompt, max_new_tokens=new_tokens, **settings)
     elapsed = time.perf_counter() - start
