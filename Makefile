@@ -1,6 +1,6 @@
 # The two commands of README.md: `make demo` (the main job) and `make test` (the test suite).
 # Both create .venv and install everything on first use.
-.PHONY: setup demo test bench
+.PHONY: setup demo test bench lint format
 
 setup:
 	@bash scripts/setup.sh
@@ -13,3 +13,11 @@ test: setup
 
 bench: setup
 	.venv/bin/python benchmarks/bench_generate.py
+
+lint: setup
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+
+format: setup
+	.venv/bin/ruff check --fix .
+	.venv/bin/ruff format .

@@ -21,6 +21,7 @@ from transformers import OpenAIGPTConfig, OpenAIGPTLMHeadModel
 
 from modeling_gpt1 import GPT1Config, GPT1LMHeadModel
 
+
 SPEEDUP_GOAL = 20.0  # ours / openai-gpt, tokens per second
 BANDWIDTH_GOAL = 0.60  # ours / bandwidth-bound rate
 

@@ -31,6 +31,7 @@ import sys
 import time
 from pathlib import Path
 
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import demo_data  # noqa: E402
@@ -41,6 +42,7 @@ from transformers import AutoConfig, AutoTokenizer, set_seed  # noqa: E402
 from modeling_gpt1 import GPT1LMHeadModel  # noqa: E402
 from modeling_gpt1.reporting import format_summary  # noqa: E402
 from modeling_gpt1.tasks import get_task  # noqa: E402
+
 
 logger = logging.getLogger("demo")
 
@@ -107,8 +109,16 @@ def write_official_files(name: str, task, folder: Path) -> Path:
             _write_tsv(folder / file, ("Quality", "#1 ID", "#2 ID", "#1 String", "#2 String"), rows)
     elif name == "true_ending":  # Story Cloze: one CSV, split into train and validation by the reader
         spec = get_task("rocstories").local
-        header = ["InputStoryid", "InputSentence1", "InputSentence2", "InputSentence3", "InputSentence4",
-                  "RandomFifthSentenceQuiz1", "RandomFifthSentenceQuiz2", "AnswerRightEnding"]
+        header = [
+            "InputStoryid",
+            "InputSentence1",
+            "InputSentence2",
+            "InputSentence3",
+            "InputSentence4",
+            "RandomFifthSentenceQuiz1",
+            "RandomFifthSentenceQuiz2",
+            "AnswerRightEnding",
+        ]
         with open(folder / spec.validation_file, "w", newline="", encoding="utf-8") as handle:
             writer = csv.writer(handle)
             writer.writerow(header)
@@ -135,22 +145,35 @@ def card_flags(model_name: str, dataset_label: str) -> list[str]:
 def pretrain_model(args, settings: dict, text_source: list[str], out: Path, card: list[str]) -> Path:
     """Stage 1: tokenizer and GPT-1 pre-trained on the unlabeled text; returns the model folder."""
     folder = out / "gpt1-pretrained"
-    pretrain.main([
-        *text_source,
-        *card,
-        "--validation_split_percentage", "5",
-        "--tokenizer_vocab_size", str(settings["vocab_size"]),
-        "--config_overrides", settings["model"],
-        "--block_size", str(settings["block_size"]),
-        "--max_steps", str(settings["pretrain_steps"]),
-        "--per_device_train_batch_size", str(settings["pretrain_batch"]),
-        "--per_device_eval_batch_size", str(settings["pretrain_batch"]),
-        "--learning_rate", str(settings["pretrain_lr"]),
-        "--warmup_steps", str(settings["warmup_steps"]),
-        "--seed", str(args.seed),
-        "--output_dir", str(folder),
-        *COMMON_FLAGS,
-    ])
+    pretrain.main(
+        [
+            *text_source,
+            *card,
+            "--validation_split_percentage",
+            "5",
+            "--tokenizer_vocab_size",
+            str(settings["vocab_size"]),
+            "--config_overrides",
+            settings["model"],
+            "--block_size",
+            str(settings["block_size"]),
+            "--max_steps",
+            str(settings["pretrain_steps"]),
+            "--per_device_train_batch_size",
+            str(settings["pretrain_batch"]),
+            "--per_device_eval_batch_size",
+            str(settings["pretrain_batch"]),
+            "--learning_rate",
+            str(settings["pretrain_lr"]),
+            "--warmup_steps",
+            str(settings["warmup_steps"]),
+            "--seed",
+            str(args.seed),
+            "--output_dir",
+            str(folder),
+            *COMMON_FLAGS,
+        ]
+    )
     return folder
 
 
@@ -166,22 +189,35 @@ def untrained_copy(pretrained: Path, out: Path, seed: int) -> Path:
 def finetune_model(
     args, settings: dict, task: str, data_dir: Path | None, model: Path, out: Path, card: list[str]
 ) -> dict:
-    return finetune.main([
-        "--task", task,
-        *card,
-        *(["--data_dir", str(data_dir)] if data_dir else []),
-        "--model_name_or_path", str(model),
-        "--num_train_epochs", str(settings["epochs"]),
-        "--learning_rate", str(settings["finetune_lr"]),
-        "--warmup_steps", "0.1",
-        "--per_device_train_batch_size", str(settings["finetune_batch"]),
-        "--per_device_eval_batch_size", str(settings["finetune_batch"]),
-        "--aux_lm_coef", str(args.aux_lm_coef),
-        "--do_predict", "False",
-        "--seed", str(args.seed),
-        "--output_dir", str(out),
-        *COMMON_FLAGS,
-    ])
+    return finetune.main(
+        [
+            "--task",
+            task,
+            *card,
+            *(["--data_dir", str(data_dir)] if data_dir else []),
+            "--model_name_or_path",
+            str(model),
+            "--num_train_epochs",
+            str(settings["epochs"]),
+            "--learning_rate",
+            str(settings["finetune_lr"]),
+            "--warmup_steps",
+            "0.1",
+            "--per_device_train_batch_size",
+            str(settings["finetune_batch"]),
+            "--per_device_eval_batch_size",
+            str(settings["finetune_batch"]),
+            "--aux_lm_coef",
+            str(args.aux_lm_coef),
+            "--do_predict",
+            "False",
+            "--seed",
+            str(args.seed),
+            "--output_dir",
+            str(out),
+            *COMMON_FLAGS,
+        ]
+    )
 
 
 def main(argv=None) -> dict:
@@ -192,9 +228,12 @@ def main(argv=None) -> dict:
     parser.add_argument("--dataset_name", help="Or a Hub data set for pre-training (with --dataset_config_name).")
     parser.add_argument("--dataset_config_name")
     parser.add_argument("--task", nargs="+", help="Paper tasks to fine-tune on instead of the demo tasks.")
-    parser.add_argument("--data_dir", nargs="+",
-                        help="One folder per --task with its official files (GLUE TSVs, Story Cloze CSVs, RACE "
-                             "JSON); without it, finetune.py loads the task from the Hub.")
+    parser.add_argument(
+        "--data_dir",
+        nargs="+",
+        help="One folder per --task with its official files (GLUE TSVs, Story Cloze CSVs, RACE "
+        "JSON); without it, finetune.py loads the task from the Hub.",
+    )
     parser.add_argument("--aux_lm_coef", type=float, default=0.5, help="lambda of the auxiliary LM loss.")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
@@ -246,15 +285,19 @@ def main(argv=None) -> dict:
             card = [] if args.task else card_flags(f"gpt1-demo-{name}{suffix}", name)
             results = finetune_model(args, settings, task, data_dir, model, out / f"{name}-from-{start}", card)
             scores[start] = results[f"eval_{spec.main_metric}"]
-        rows.append({"task": name, "transformation": spec.family, "format": task, "metric": spec.main_metric,
-                     **scores})
+        rows.append(
+            {"task": name, "transformation": spec.family, "format": task, "metric": spec.main_metric, **scores}
+        )
 
     # 4. Results table; the scripts wrote each folder's model card.
     summary = {
         "pre-training eval loss": round(pretrain_results["eval_loss"], 3),
         "pre-training perplexity": round(pretrain_results["eval_perplexity"], 1),
-        **{f"{r['task']} ({r['transformation']}, {r['metric']})": f"{r['pre-trained']:.3f} pre-trained | "
-           f"{r['untrained']:.3f} untrained" for r in rows},
+        **{
+            f"{r['task']} ({r['transformation']}, {r['metric']})": f"{r['pre-trained']:.3f} pre-trained | "
+            f"{r['untrained']:.3f} untrained"
+            for r in rows
+        },
         "Hub-ready model": str(pretrained),
         "minutes": round((time.time() - started) / 60, 1),
     }

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from datasets import Dataset, DatasetDict
 
+
 # Packages whose docstrings are mostly test scaffolding or GUI demos.
 SKIPPED_PARTS = {"site-packages", "test", "tests", "idlelib", "lib2to3", "turtledemo", "tkinter", "__pycache__"}
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")

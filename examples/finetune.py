@@ -20,7 +20,6 @@ The output folder holds the fine-tuned model (it reloads with `AutoModelForSeque
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
 
 import datasets
 import numpy as np
@@ -43,6 +42,7 @@ from modeling_gpt1.training import FINETUNING_DEFAULTS, add_special_tokens
 from modeling_gpt1.transfer import load_with_transferred_layers
 from modeling_gpt1.transforms import TRUNCATIONS
 
+
 logger = logging.getLogger(__name__)
 
 HEADS = {
@@ -61,14 +61,15 @@ LOSS_PARTS = ["task_loss", "lm_loss"]
 @dataclass
 class ModelArguments:
     model_name_or_path: str = field(metadata={"help": "The pre-trained GPT-1 LM (folder or Hub id) to fine-tune."})
-    tokenizer_name: Optional[str] = field(default=None, metadata={"help": "Tokenizer, if not the model's."})
+    tokenizer_name: str | None = field(default=None, metadata={"help": "Tokenizer, if not the model's."})
     aux_lm_coef: float = field(
         default=0.5, metadata={"help": "Weight lambda of the auxiliary LM loss (L3 = L2 + lambda L1); 0 disables it."}
     )
-    num_transferred_layers: Optional[int] = field(
-        default=None, metadata={"help": "Keep only the first k pre-trained blocks, re-initialise the rest (all: None)."}
+    num_transferred_layers: int | None = field(
+        default=None,
+        metadata={"help": "Keep only the first k pre-trained blocks, re-initialise the rest (all: None)."},
     )
-    cache_dir: Optional[str] = field(default=None, metadata={"help": "Cache of data sets and models from the Hub."})
+    cache_dir: str | None = field(default=None, metadata={"help": "Cache of data sets and models from the Hub."})
 
     def __post_init__(self):
         if self.aux_lm_coef < 0:
@@ -78,30 +79,32 @@ class ModelArguments:
 @dataclass
 class DataArguments:
     task: str = field(metadata={"help": f"The task: {', '.join(TASKS)}."})
-    data_dir: Optional[str] = field(
+    data_dir: str | None = field(
         default=None, metadata={"help": "Folder with the task's official files; default: the Hub copy."}
     )
-    dataset_label: Optional[str] = field(
+    dataset_label: str | None = field(
         default=None, metadata={"help": "The data set's name on the model card; default: the task's Hub data set."}
     )
-    max_seq_length: Optional[int] = field(
+    max_seq_length: int | None = field(
         default=None, metadata={"help": "Longest input sequence in tokens; default: the model's n_positions."}
     )
     truncation: str = field(
         default="longest_first",
-        metadata={"help": "Shorten the longest segment first, or cap each one (the released code).",
-                  "choices": list(TRUNCATIONS)},
+        metadata={
+            "help": "Shorten the longest segment first, or cap each one (the released code).",
+            "choices": list(TRUNCATIONS),
+        },
     )
-    max_train_samples: Optional[int] = field(default=None, metadata={"help": "Use only this many training examples."})
-    max_eval_samples: Optional[int] = field(default=None, metadata={"help": "Use only this many evaluation examples."})
-    max_predict_samples: Optional[int] = field(default=None, metadata={"help": "Predict only this many test examples."})
-    preprocessing_num_workers: Optional[int] = field(default=None, metadata={"help": "Processes for tokenisation."})
+    max_train_samples: int | None = field(default=None, metadata={"help": "Use only this many training examples."})
+    max_eval_samples: int | None = field(default=None, metadata={"help": "Use only this many evaluation examples."})
+    max_predict_samples: int | None = field(default=None, metadata={"help": "Predict only this many test examples."})
+    preprocessing_num_workers: int | None = field(default=None, metadata={"help": "Processes for tokenisation."})
 
     def __post_init__(self):
         self.spec = get_task(self.task)  # an unknown name fails here, naming the tasks
 
 
-def load_splits(spec, data_args: DataArguments, training_args, cache_dir: Optional[str]):
+def load_splits(spec, data_args: DataArguments, training_args, cache_dir: str | None):
     """The splits to train and evaluate on (a missing file is an error naming it) and the test splits (optional:
     without their files there are no predictions)."""
     evaluation = [split for split in spec.splits if split.startswith("validation")]
@@ -124,8 +127,11 @@ def is_labelled(dataset) -> bool:
 
 def encode(data, spec, tokenizer, data_args: DataArguments, max_length: int, training_args):
     """GPT's input transformation of every split: ``input_ids`` (and ``labels`` where the split has them)."""
-    limits = {"train": data_args.max_train_samples, "validation": data_args.max_eval_samples,
-              "test": data_args.max_predict_samples}
+    limits = {
+        "train": data_args.max_train_samples,
+        "validation": data_args.max_eval_samples,
+        "test": data_args.max_predict_samples,
+    }
     encoded = datasets.DatasetDict()
     with training_args.main_process_first(desc="input transformation"):
         for split, dataset in data.items():
@@ -133,12 +139,20 @@ def encode(data, spec, tokenizer, data_args: DataArguments, max_length: int, tra
             if limit is not None:
                 dataset = dataset.select(range(min(limit, len(dataset))))
             transform = InputTransform(
-                tokenizer, spec.family, spec.text_fields, spec.answer_fields, max_length=max_length,
-                truncation=data_args.truncation, label_field="label" if is_labelled(dataset) else None,
+                tokenizer,
+                spec.family,
+                spec.text_fields,
+                spec.answer_fields,
+                max_length=max_length,
+                truncation=data_args.truncation,
+                label_field="label" if is_labelled(dataset) else None,
             )
             encoded[split] = dataset.map(
-                transform, batched=True, remove_columns=dataset.column_names,
-                num_proc=data_args.preprocessing_num_workers, desc=f"Input transformation ({split})",
+                transform,
+                batched=True,
+                remove_columns=dataset.column_names,
+                num_proc=data_args.preprocessing_num_workers,
+                desc=f"Input transformation ({split})",
             )
     return encoded
 
@@ -146,20 +160,32 @@ def encode(data, spec, tokenizer, data_args: DataArguments, max_length: int, tra
 def load_head(spec, model_args: ModelArguments, tokenizer):
     """The task head on the pre-trained decoder, with the task's labels in its config and the tokenizer's special
     tokens (the embeddings grow when the tokenizer has new ones)."""
-    labels = {} if spec.is_regression else {
-        "id2label": dict(enumerate(spec.label_names)),
-        "label2id": {name: i for i, name in enumerate(spec.label_names)},
-    }
+    labels = (
+        {}
+        if spec.is_regression
+        else {
+            "id2label": dict(enumerate(spec.label_names)),
+            "label2id": {name: i for i, name in enumerate(spec.label_names)},
+        }
+    )
     config = AutoConfig.from_pretrained(
-        model_args.model_name_or_path, num_labels=spec.num_labels, cache_dir=model_args.cache_dir,
-        problem_type="regression" if spec.is_regression else None, **labels,
+        model_args.model_name_or_path,
+        num_labels=spec.num_labels,
+        cache_dir=model_args.cache_dir,
+        problem_type="regression" if spec.is_regression else None,
+        **labels,
     )
     head_class = HEADS[spec.family]
     if model_args.num_transferred_layers is None:
-        model = head_class.from_pretrained(model_args.model_name_or_path, config=config, cache_dir=model_args.cache_dir)
+        model = head_class.from_pretrained(
+            model_args.model_name_or_path, config=config, cache_dir=model_args.cache_dir
+        )
     else:
         model = load_with_transferred_layers(
-            head_class, model_args.model_name_or_path, model_args.num_transferred_layers, config=config,
+            head_class,
+            model_args.model_name_or_path,
+            model_args.num_transferred_layers,
+            config=config,
             cache_dir=model_args.cache_dir,
         )
     add_special_tokens(model, tokenizer)
@@ -179,7 +205,7 @@ def write_predictions(path: Path, logits, spec) -> None:
                 writer.write(f"{index}\t{spec.label_names[label]}\n")
 
 
-def main(argv: Optional[list[str]] = None) -> dict:
+def main(argv: list[str] | None = None) -> dict:
     """Run fine-tuning from command-line arguments (`argv`, default ``sys.argv[1:]``); returns all results."""
     parser = HfArgumentParser((ModelArguments, DataArguments, TrainingArguments))
     model_args, data_args, training_args = parse_script_args(
@@ -209,7 +235,9 @@ def main(argv: Optional[list[str]] = None) -> dict:
     if aux:
         model = GPT1WithAuxiliaryLM(model, aux_lm_coef=model_args.aux_lm_coef)
     collator = GPT1DataCollator.from_tokenizer(
-        tokenizer, max_length=max_length, return_lm_labels=aux,
+        tokenizer,
+        max_length=max_length,
+        return_lm_labels=aux,
         pad_to_multiple_of=8 if training_args.bf16 or training_args.fp16 else None,
     )
     trainer = Trainer(
@@ -248,19 +276,27 @@ def main(argv: Optional[list[str]] = None) -> dict:
         suffix = "" if i == 0 else f"_{split.removeprefix('test_')}"
         output = trainer.predict(encoded[split], ignore_keys=LOSS_PARTS, metric_key_prefix=f"test{suffix}")
         if trainer.is_world_process_zero():
-            write_predictions(Path(training_args.output_dir) / f"predict_results_{spec.name}{suffix}.txt",
-                              output.predictions, spec)
+            write_predictions(
+                Path(training_args.output_dir) / f"predict_results_{spec.name}{suffix}.txt", output.predictions, spec
+            )
         if "labels" in encoded[split].column_names:  # a labelled test split (SNLI, SciTail, RACE): its scores too
             trainer.log_metrics("test", output.metrics)
             trainer.save_metrics("test", output.metrics)
             results.update(output.metrics)
 
     publish_run(
-        training_args, results, dataset=data_args.dataset_label or "/".join(filter(None, spec.hub_dataset)),
+        training_args,
+        results,
+        dataset=data_args.dataset_label or "/".join(filter(None, spec.hub_dataset)),
         task="multiple-choice" if spec.family == "multiple_choice" else "text-classification",
         base_model=model_args.model_name_or_path,
-        training_summary={"task": spec.name, "transformation": spec.family, "aux_lm_coef": model_args.aux_lm_coef,
-                          "learning_rate": training_args.learning_rate, "epochs": training_args.num_train_epochs},
+        training_summary={
+            "task": spec.name,
+            "transformation": spec.family,
+            "aux_lm_coef": model_args.aux_lm_coef,
+            "learning_rate": training_args.learning_rate,
+            "epochs": training_args.num_train_epochs,
+        },
     )
 
     shown = {key: value for key, value in results.items() if key.startswith(("eval_", "test_"))}

@@ -17,7 +17,6 @@ import logging
 import math
 from dataclasses import dataclass, field
 from itertools import chain
-from typing import Optional
 
 import datasets
 from datasets import DatasetDict, IterableDatasetDict, load_dataset
@@ -30,6 +29,7 @@ from modeling_gpt1.reporting import configure_logging, parse_script_args, report
 from modeling_gpt1.tokenization_gpt1 import train_gpt1_tokenizer
 from modeling_gpt1.training import PRETRAINING_DEFAULTS, add_special_tokens
 
+
 logger = logging.getLogger(__name__)
 
 # `load_dataset` builders for local files, by extension.
@@ -39,25 +39,28 @@ PAPER_BLOCK_SIZE = 512
 
 @dataclass
 class ModelArguments:
-    model_name_or_path: Optional[str] = field(
+    model_name_or_path: str | None = field(
         default=None, metadata={"help": "A GPT-1 LM (folder or Hub id) to train further; leave out for a new model."}
     )
-    config_name: Optional[str] = field(
-        default=None, metadata={"help": "Config (folder or Hub id) of a new model; default: GPT1Config()'s 117M shape."}
+    config_name: str | None = field(
+        default=None,
+        metadata={"help": "Config (folder or Hub id) of a new model; default: GPT1Config()'s 117M shape."},
     )
-    config_overrides: Optional[str] = field(
+    config_overrides: str | None = field(
         default=None,
         metadata={"help": "Comma-separated GPT1Config fields of a new model, e.g. n_layer=4,n_embd=256,n_head=4."},
     )
-    tokenizer_name: Optional[str] = field(
+    tokenizer_name: str | None = field(
         default=None,
-        metadata={"help": "A tokenizer (folder or Hub id); default: the model's, or one trained on the training text."},
+        metadata={
+            "help": "A tokenizer (folder or Hub id); default: the model's, or one trained on the training text."
+        },
     )
     tokenizer_vocab_size: int = field(
         default=40478, metadata={"help": "BPE vocabulary of a tokenizer trained here (the paper's 40,478)."}
     )
     tokenizer_min_frequency: int = field(default=2, metadata={"help": "Rarer pairs are never merged."})
-    cache_dir: Optional[str] = field(default=None, metadata={"help": "Cache of data sets and models from the Hub."})
+    cache_dir: str | None = field(default=None, metadata={"help": "Cache of data sets and models from the Hub."})
 
     def __post_init__(self):
         if self.config_overrides and self.model_name_or_path:
@@ -67,30 +70,30 @@ class ModelArguments:
 
 @dataclass
 class DataArguments:
-    dataset_name: Optional[str] = field(default=None, metadata={"help": "A data set on the Hub (load_dataset)."})
-    dataset_config_name: Optional[str] = field(default=None, metadata={"help": "Its configuration name."})
-    dataset_label: Optional[str] = field(
+    dataset_name: str | None = field(default=None, metadata={"help": "A data set on the Hub (load_dataset)."})
+    dataset_config_name: str | None = field(default=None, metadata={"help": "Its configuration name."})
+    dataset_label: str | None = field(
         default=None,
         metadata={"help": "The data set's name on the model card; default: the Hub name, or 'local text'."},
     )
-    train_file: Optional[str] = field(
+    train_file: str | None = field(
         default=None, metadata={"help": "Training text: .txt (one example a line), .csv or .json(l); globs allowed."}
     )
-    validation_file: Optional[str] = field(default=None, metadata={"help": "Validation text, same formats."})
-    text_column_name: Optional[str] = field(
+    validation_file: str | None = field(default=None, metadata={"help": "Validation text, same formats."})
+    text_column_name: str | None = field(
         default=None, metadata={"help": "Column holding the text; default: 'text', else the first column."}
     )
     validation_split_percentage: int = field(
         default=5, metadata={"help": "Percentage of the training data held out when there is no validation split."}
     )
-    block_size: Optional[int] = field(
+    block_size: int | None = field(
         default=None, metadata={"help": "Tokens per training window; default min(512, n_positions)."}
     )
     streaming: bool = field(default=False, metadata={"help": "Stream the data (IterableDataset); needs --max_steps."})
     keep_linebreaks: bool = field(default=True, metadata={"help": "Keep line breaks of .txt files in the text."})
-    max_train_samples: Optional[int] = field(default=None, metadata={"help": "Use only this many training blocks."})
-    max_eval_samples: Optional[int] = field(default=None, metadata={"help": "Use only this many evaluation blocks."})
-    preprocessing_num_workers: Optional[int] = field(default=None, metadata={"help": "Processes for tokenisation."})
+    max_train_samples: int | None = field(default=None, metadata={"help": "Use only this many training blocks."})
+    max_eval_samples: int | None = field(default=None, metadata={"help": "Use only this many evaluation blocks."})
+    preprocessing_num_workers: int | None = field(default=None, metadata={"help": "Processes for tokenisation."})
 
     def __post_init__(self):
         if self.dataset_name is None and self.train_file is None and self.validation_file is None:
@@ -99,7 +102,9 @@ class DataArguments:
             if path is not None and _extension(path) not in FILE_BUILDERS:
                 raise ValueError(f"{path}: use .txt, .csv, .json or .jsonl files")
         if not 0 < self.validation_split_percentage < 100:
-            raise ValueError(f"--validation_split_percentage must lie in 1..99, got {self.validation_split_percentage}")
+            raise ValueError(
+                f"--validation_split_percentage must lie in 1..99, got {self.validation_split_percentage}"
+            )
 
 
 def _extension(path: str) -> str:
@@ -143,7 +148,7 @@ def _parse_value(key: str, text: str, default):
     return text
 
 
-def load_raw_data(data_args: DataArguments, cache_dir: Optional[str]):
+def load_raw_data(data_args: DataArguments, cache_dir: str | None):
     """The text as a `DatasetDict` (an `IterableDatasetDict` when streaming) with train and validation splits."""
     if data_args.dataset_name is not None:
         raw = load_dataset(
@@ -172,7 +177,7 @@ def hold_out_validation(train, percentage: int):
     return DatasetDict(train=split["train"], validation=split["test"])
 
 
-def load_tokenizer(model_args: ModelArguments, raw, text_column: str, checkpoint: Optional[str], training_args):
+def load_tokenizer(model_args: ModelArguments, raw, text_column: str, checkpoint: str | None, training_args):
     """The named tokenizer, the model's, the one saved with the checkpoint being resumed, or a new one trained on the
     training text (saved to the output folder at once, so that later processes and resumed runs read the same)."""
     source = model_args.tokenizer_name or model_args.model_name_or_path or checkpoint
@@ -244,7 +249,7 @@ def lm_blocks(raw, tokenizer, text_column: str, block_size: int, data_args: Data
         return tokenized.map(group_texts, batched=True, **options)
 
 
-def first_examples(dataset, n: Optional[int]):
+def first_examples(dataset, n: int | None):
     """The first `n` examples (all when `n` is None)."""
     if n is None:
         return dataset
@@ -253,7 +258,7 @@ def first_examples(dataset, n: Optional[int]):
     return dataset.select(range(min(n, len(dataset))))
 
 
-def main(argv: Optional[list[str]] = None) -> dict:
+def main(argv: list[str] | None = None) -> dict:
     """Run pre-training from command-line arguments (`argv`, default ``sys.argv[1:]``); returns all results."""
     parser = HfArgumentParser((ModelArguments, DataArguments, TrainingArguments))
     model_args, data_args, training_args = parse_script_args(parser, argv, PRETRAINING_DEFAULTS)
@@ -318,14 +323,26 @@ def main(argv: Optional[list[str]] = None) -> dict:
         " ".join(filter(None, (data_args.dataset_name, data_args.dataset_config_name))) or "local text"
     )
     publish_run(
-        training_args, results, dataset=dataset, task="text-generation", base_model=model_args.model_name_or_path,
-        training_summary={"block_size": block_size, "learning_rate": training_args.learning_rate,
-                          "steps": trainer.state.global_step},
+        training_args,
+        results,
+        dataset=dataset,
+        task="text-generation",
+        base_model=model_args.model_name_or_path,
+        training_summary={
+            "block_size": block_size,
+            "learning_rate": training_args.learning_rate,
+            "steps": trainer.state.global_step,
+        },
     )
 
     model_name = model_args.model_name_or_path or f"new GPT-1 ({_shape(model.config)})"
-    report_run(trainer, "pre-training", model_name, {k: v for k, v in results.items() if k.startswith("eval_")},
-               training_args.output_dir)
+    report_run(
+        trainer,
+        "pre-training",
+        model_name,
+        {k: v for k, v in results.items() if k.startswith("eval_")},
+        training_args.output_dir,
+    )
     return results
 
 
@@ -337,7 +354,7 @@ def perplexity(loss: float) -> float:
         return math.inf
 
 
-def _count(key: str, dataset, requested: Optional[int]) -> dict:
+def _count(key: str, dataset, requested: int | None) -> dict:
     """``{key: number of blocks}``; a stream counts only when capped with --max_*_samples."""
     if isinstance(dataset, datasets.IterableDataset):
         return {} if requested is None else {key: requested}

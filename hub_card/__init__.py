@@ -163,7 +163,7 @@ def count_parameters(folder: str | os.PathLike) -> int | None:
     files = sorted(Path(folder).glob("*.safetensors"))
     for path in files:
         with safe_open(path, framework="numpy") as weights:
-            total += sum(math.prod(weights.get_slice(name).get_shape()) for name in weights.keys())
+            total += sum(math.prod(weights.get_slice(name).get_shape()) for name in weights.keys())  # noqa: SIM118 (safe_open is not iterable)
     return total if files else None
 
 
@@ -197,9 +197,7 @@ def _architecture(architectures: list[str] | None) -> str:
         )
     known = [name for name in architectures if name in HEADS]
     if not known:
-        raise ValueError(
-            f"Unknown architectures {architectures}: a GPT-1 card describes one of {sorted(HEADS)}"
-        )
+        raise ValueError(f"Unknown architectures {architectures}: a GPT-1 card describes one of {sorted(HEADS)}")
     return known[0]
 
 

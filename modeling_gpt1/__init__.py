@@ -21,6 +21,7 @@ from .training import finetuning_args, pretraining_args
 from .transfer import load_with_transferred_layers
 from .transforms import FAMILIES, InputTransform, SpecialTokenIds
 
+
 # Each Auto class and the classes it resolves "gpt1" to. With two, Transformers picks the one named in
 # config.architectures (a language model's checkpoint gets the first).
 AUTO_CLASSES = {

@@ -15,6 +15,7 @@ from transformers.modeling_outputs import ModelOutput
 
 from .modeling_gpt1 import GPT1ForSequenceClassification, GPT1PreTrainedModel, GPT1TaskHeadModel
 
+
 PAPER_AUX_LM_COEF = 0.5
 
 
@@ -95,7 +96,9 @@ class GPT1WithAuxiliaryLM(GPT1PreTrainedModel):
         if lm_labels is None:
             lm_labels = input_ids if attention_mask is None else input_ids.masked_fill(attention_mask == 0, -100)
         if lm_labels.shape != input_ids.shape:
-            raise ValueError(f"lm_labels has shape {tuple(lm_labels.shape)} but input_ids has {tuple(input_ids.shape)}")
+            raise ValueError(
+                f"lm_labels has shape {tuple(lm_labels.shape)} but input_ids has {tuple(input_ids.shape)}"
+            )
         return lm_labels.reshape(-1, lm_labels.shape[-1])
 
     def _record(self, task_loss, lm_loss):

@@ -1,9 +1,10 @@
 """Batching for GPT's transformed inputs, following Transformers' collator protocol (features -> tensors)."""
 
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any
 
 import torch
+
 
 IGNORE_INDEX = -100  # label value that PyTorch's cross-entropy (and Transformers' losses) skip
 
@@ -28,8 +29,8 @@ class GPT1DataCollator:
     """
 
     pad_token_id: int
-    max_length: Optional[int] = None
-    pad_to_multiple_of: Optional[int] = None
+    max_length: int | None = None
+    pad_to_multiple_of: int | None = None
     return_lm_labels: bool = True
 
     def __post_init__(self):
@@ -103,7 +104,7 @@ class GPT1DataCollator:
         return length
 
     @staticmethod
-    def _labels(features) -> Optional[torch.Tensor]:
+    def _labels(features) -> torch.Tensor | None:
         key = "labels" if "labels" in features[0] else "label" if "label" in features[0] else None
         if key is None:
             return None

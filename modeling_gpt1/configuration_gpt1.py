@@ -3,6 +3,7 @@
 from transformers import PreTrainedConfig
 from transformers.activations import ACT2FN
 
+
 # The config fields holding the ids of GPT's fine-tuning tokens, in vocabulary order.
 SPECIAL_TOKEN_IDS = ("start_token_id", "delimiter_token_id", "extract_token_id", "pad_token_id")
 

@@ -26,6 +26,7 @@ from transformers import OpenAIGPTConfig, OpenAIGPTLMHeadModel, OpenAIGPTTokeniz
 from .configuration_gpt1 import GPT1Config
 from .modeling_gpt1 import GPT1LMHeadModel
 
+
 logger = logging.getLogger(__name__)
 
 # (config field, token string) of the tokens added after the BPE vocabulary, in the order of their ids.
@@ -69,7 +70,10 @@ _SHARED_CONFIG_FIELDS = (
     "initializer_range",
 )
 # Embedding names of Transformers' `openai-gpt` -> ours; the block names are the same in both.
-_EMBEDDING_NAMES = {"transformer.tokens_embed.": "transformer.wte.", "transformer.positions_embed.": "transformer.wpe."}
+_EMBEDDING_NAMES = {
+    "transformer.tokens_embed.": "transformer.wte.",
+    "transformer.positions_embed.": "transformer.wpe.",
+}
 
 
 # --------------------------------------------------------------------------------------------------------------------

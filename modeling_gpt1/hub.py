@@ -22,6 +22,7 @@ from transformers.dynamic_module_utils import get_relative_imports
 
 from hub_card import write_model_card
 
+
 try:  # the HTTP client of huggingface_hub: httpx2 from version 2, httpx before
     from httpx2 import TransportError
 except ImportError:
@@ -136,8 +137,15 @@ def card_results(metrics: dict, dataset: str, task: str | None = None, split: st
     return [{k: v for k, v in result.items() if v is not None} for result in results]
 
 
-def publish_run(training_args, metrics: dict, *, dataset: str, task: str | None = None, base_model: str | None = None,
-                training_summary: dict | None = None) -> None:
+def publish_run(
+    training_args,
+    metrics: dict,
+    *,
+    dataset: str,
+    task: str | None = None,
+    base_model: str | None = None,
+    training_summary: dict | None = None,
+) -> None:
     """End of a training script: write the model card into the output folder and, with `--push_to_hub`, upload the
     folder to `--hub_model_id` (default: the folder's name) with Trainer's own hub arguments. The card is named after
     that repository."""
@@ -147,8 +155,13 @@ def publish_run(training_args, metrics: dict, *, dataset: str, task: str | None 
         training_summary = {"fine-tuned from": base_model, **(training_summary or {})}
         base_model = None
     write_model_card(
-        folder, results=card_results(metrics, dataset, task), base_model=base_model, datasets=[dataset],
-        training_summary=training_summary, model_name=repo_id.rsplit("/", 1)[-1], repo_id=repo_id,
+        folder,
+        results=card_results(metrics, dataset, task),
+        base_model=base_model,
+        datasets=[dataset],
+        training_summary=training_summary,
+        model_name=repo_id.rsplit("/", 1)[-1],
+        repo_id=repo_id,
     )
     if training_args.push_to_hub:
         push_folder(folder, repo_id, private=training_args.hub_private_repo, token=training_args.hub_token)

@@ -28,6 +28,7 @@ from transformers.pytorch_utils import Conv1D
 
 from .configuration_gpt1 import GPT1Config
 
+
 # Rows (batch x new tokens) up to which a CPU product splits its input dimension across threads: decoding steps,
 # beams and short prompts, where one BLAS call leaves a core idle; longer inputs are compute-bound and well threaded.
 FEW_ROWS = 64
@@ -250,12 +251,15 @@ class GPT1Model(GPT1PreTrainedModel):
                 f"Sequence too long: {past_length + length} tokens ({past_length} cached + {length} new) but the "
                 f"model has only n_positions={self.config.n_positions} position embeddings"
             )
-        if attention_mask is not None and attention_mask.dim() == 2:
-            if tuple(attention_mask.shape) != (batch, past_length + length):
-                raise ValueError(
-                    f"attention_mask has shape {tuple(attention_mask.shape)} but the inputs need "
-                    f"[batch, cached + new tokens] = {(batch, past_length + length)}"
-                )
+        if (
+            attention_mask is not None
+            and attention_mask.dim() == 2
+            and tuple(attention_mask.shape) != (batch, past_length + length)
+        ):
+            raise ValueError(
+                f"attention_mask has shape {tuple(attention_mask.shape)} but the inputs need "
+                f"[batch, cached + new tokens] = {(batch, past_length + length)}"
+            )
         if position_ids is None:
             position_ids = self._position_ids(attention_mask, batch, length, past_length, inputs_embeds.device)
 
@@ -449,7 +453,9 @@ class GPT1TaskHeadModel(GPT1PreTrainedModel):
         for key, value in inputs.items():
             if value is not None and value.shape != input_ids.shape:
                 raise ValueError(f"{key} has shape {tuple(value.shape)} but input_ids has {tuple(input_ids.shape)}")
-        return {key: None if value is None else value.reshape(-1, input_ids.shape[-1]) for key, value in inputs.items()}
+        return {
+            key: None if value is None else value.reshape(-1, input_ids.shape[-1]) for key, value in inputs.items()
+        }
 
     def extract_states(self, hidden_states, input_ids):
         """Final hidden state at the first extract token of each sequence: `[batch, n_sequences, n_embd]`."""

@@ -13,7 +13,7 @@ import re
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import datasets
 import torch
@@ -21,6 +21,7 @@ import transformers
 from transformers import HfArgumentParser
 from transformers.integrations import is_tensorboard_available
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
+
 
 # ---------------------------------------------------------------------------------------------------------
 # Command line
@@ -43,7 +44,7 @@ def device_precision() -> dict[str, bool]:
     return {"bf16": True} if torch.cuda.is_bf16_supported() else {"fp16": True}
 
 
-def set_script_defaults(parser: HfArgumentParser, argv: Optional[Sequence[str]], defaults: Mapping[str, Any]) -> None:
+def set_script_defaults(parser: HfArgumentParser, argv: Sequence[str] | None, defaults: Mapping[str, Any]) -> None:
     """Make `defaults` (e.g. the paper's hyperparameters) and `SCRIPT_DEFAULTS` the parser's defaults in place of
     `TrainingArguments`' own; flags on the command line still win, and ``--help`` shows the defaults in effect.
 
@@ -57,7 +58,7 @@ def set_script_defaults(parser: HfArgumentParser, argv: Optional[Sequence[str]],
     parser.set_defaults(**{"bf16": False, "fp16": False, **precision})
 
 
-def parse_script_args(parser: HfArgumentParser, argv: Optional[Sequence[str]], defaults: Mapping[str, Any]) -> tuple:
+def parse_script_args(parser: HfArgumentParser, argv: Sequence[str] | None, defaults: Mapping[str, Any]) -> tuple:
     """Parse `argv` (None: ``sys.argv[1:]``) into the parser's dataclasses, with `set_script_defaults`."""
     set_script_defaults(parser, argv, defaults)
     return parser.parse_args_into_dataclasses(argv)
@@ -77,7 +78,7 @@ def configure_logging(training_args, logger: logging.Logger) -> None:
     logger.setLevel(logging.INFO if training_args.should_log else level)
 
 
-def last_complete_checkpoint(output_dir: str) -> Optional[str]:
+def last_complete_checkpoint(output_dir: str) -> str | None:
     """The newest ``checkpoint-<step>`` folder of `output_dir` whose save finished, or None.
 
     Trainer writes a checkpoint's ``trainer_state.json`` last, so a folder without it is one that a crash (or a full
@@ -94,7 +95,7 @@ def last_complete_checkpoint(output_dir: str) -> Optional[str]:
     return None
 
 
-def resolve_checkpoint(training_args) -> Optional[str]:
+def resolve_checkpoint(training_args) -> str | None:
     """The folder ``--resume_from_checkpoint`` names: a checkpoint path, or ``last`` for the latest complete checkpoint
     in ``--output_dir``. Raises FileNotFoundError before any training when there is none."""
     checkpoint = training_args.resume_from_checkpoint
@@ -141,8 +142,8 @@ def loss_series(log_history: Sequence[Mapping[str, Any]]) -> dict[str, tuple[lis
 
 
 def plot_loss_curve(
-    log_history: Sequence[Mapping[str, Any]], path: str | Path, title: Optional[str] = None
-) -> Optional[Path]:
+    log_history: Sequence[Mapping[str, Any]], path: str | Path, title: str | None = None
+) -> Path | None:
     """Draw every loss of `loss_series` against the optimisation step and save the figure to `path` (PNG).
 
     Uses Matplotlib's Agg canvas directly (no pyplot), so it needs no display and leaves pyplot's global state
@@ -176,7 +177,7 @@ def plot_loss_curve(
     return path
 
 
-def last_logged(log_history: Sequence[Mapping[str, Any]], key: str) -> Optional[float]:
+def last_logged(log_history: Sequence[Mapping[str, Any]], key: str) -> float | None:
     """The last value logged under `key`, or None."""
     for entry in reversed(log_history):
         if key in entry:

@@ -23,9 +23,9 @@ Example::
 import csv
 import json
 import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Optional, Sequence, Union
 
 import datasets
 import numpy as np
@@ -34,6 +34,7 @@ from sklearn.model_selection import train_test_split
 
 from .metrics import load_metric
 from .transforms import FAMILIES
+
 
 # The released ROCStories code holds out 374 of the 1,871 stories of the spring-2016 validation file, with
 # sklearn's train_test_split and this seed, and fine-tunes on the other 1,497.
@@ -68,14 +69,14 @@ class TaskSpec:
 
     name: str
     family: str
-    hub_dataset: tuple[str, Optional[str]]
+    hub_dataset: tuple[str, str | None]
     text_fields: tuple[str, ...]
     num_labels: int
     label_names: tuple[str, ...]
     metric_config: str
     metric_names: tuple[str, ...]
     splits: tuple[str, ...]
-    answer_fields: Optional[tuple[str, ...]] = None
+    answer_fields: tuple[str, ...] | None = None
     manual_data: bool = False
     local: "LocalFormat" = field(default=None, compare=False, repr=False)
     from_hub: Callable[[datasets.Dataset, "TaskSpec"], datasets.Dataset] = field(
@@ -130,7 +131,7 @@ class LocalFormat:
         """Read the chosen splits; `found` maps each split to its path."""
         raise NotImplementedError
 
-    def read(self, spec: TaskSpec, data_dir: Path, splits: Optional[Sequence[str]] = None) -> datasets.DatasetDict:
+    def read(self, spec: TaskSpec, data_dir: Path, splits: Sequence[str] | None = None) -> datasets.DatasetDict:
         if not data_dir.is_dir():
             raise NotADirectoryError(f"{spec.name}: data_dir {data_dir} is not a directory")
         candidates = self.sources(data_dir)
@@ -147,9 +148,7 @@ class LocalFormat:
             for split in splits:
                 if found[split] is None:
                     names = [p.name for p in candidates[split]]
-                    raise FileNotFoundError(
-                        f"{spec.name}: the {split} split needs {' or '.join(names)} in {data_dir}"
-                    )
+                    raise FileNotFoundError(f"{spec.name}: the {split} split needs {' or '.join(names)} in {data_dir}")
             found = {split: found[split] for split in splits}
         return self.read_splits(spec, found)
 
@@ -171,7 +170,7 @@ class TableFiles(LocalFormat):
     files: dict[str, tuple[str, ...]]
     columns: dict[str, str]
     label_column: str
-    label_values: Optional[tuple[str, ...]] = None
+    label_values: tuple[str, ...] | None = None
     headerless: dict[str, tuple[str, ...]] = field(default_factory=dict)
     skip_labels: tuple[str, ...] = ()
 
@@ -186,8 +185,14 @@ class TableFiles(LocalFormat):
 
     def _read_file(self, spec: TaskSpec, path: Path, labelled: bool) -> datasets.Dataset:
         return _normalise_frame(
-            spec, self._load_frame(path), path, self.columns, self.label_column, labelled,
-            label_values=self.label_values, skip_labels=self.skip_labels,
+            spec,
+            self._load_frame(path),
+            path,
+            self.columns,
+            self.label_column,
+            labelled,
+            label_values=self.label_values,
+            skip_labels=self.skip_labels,
         )
 
     def _load_frame(self, path: Path) -> pd.DataFrame:
@@ -199,8 +204,14 @@ class TableFiles(LocalFormat):
                 # A row with more fields than the header is malformed: pandas would drop them with a warning.
                 warnings.simplefilter("error", pd.errors.ParserWarning)
                 frame = pd.read_csv(
-                    path, sep="\t", quoting=csv.QUOTE_NONE, dtype=str, keep_default_na=False, encoding="utf-8-sig",
-                    header=None if names else 0, index_col=False,
+                    path,
+                    sep="\t",
+                    quoting=csv.QUOTE_NONE,
+                    dtype=str,
+                    keep_default_na=False,
+                    encoding="utf-8-sig",
+                    header=None if names else 0,
+                    index_col=False,
                 )
         except (ValueError, pd.errors.ParserWarning) as error:  # pandas' parser errors name no file
             raise ValueError(f"cannot read {path}: {error}") from None
@@ -328,7 +339,7 @@ def _normalise_frame(
     columns: dict[str, str],
     label_column: str,
     labelled: bool,
-    label_values: Optional[Sequence[str]] = None,
+    label_values: Sequence[str] | None = None,
     skip_labels: Sequence[str] = (),
 ) -> datasets.Dataset:
     """Pick and rename the text columns and encode the labels (-1 where an unlabelled test file has none)."""
@@ -387,8 +398,14 @@ def _scitail_from_hub(dataset: datasets.Dataset, spec: TaskSpec) -> datasets.Dat
 
 def _race_from_hub(dataset: datasets.Dataset, spec: TaskSpec) -> datasets.Dataset:
     def normalise(example):
-        return _race_example(spec, example["article"], example["question"], example["options"], example["answer"],
-                             source=f"{spec.hub_dataset[0]} example {example['example_id']}")
+        return _race_example(
+            spec,
+            example["article"],
+            example["question"],
+            example["options"],
+            example["answer"],
+            source=f"{spec.hub_dataset[0]} example {example['example_id']}",
+        )
 
     return dataset.map(normalise, remove_columns=dataset.column_names, features=spec.features)
 
@@ -399,9 +416,16 @@ def _race_from_hub(dataset: datasets.Dataset, spec: TaskSpec) -> datasets.Datase
 
 def _glue(name, family, text_fields, label_names, metric_names, local, num_labels=None, splits=GLUE_SPLITS):
     return TaskSpec(
-        name=name, family=family, hub_dataset=("nyu-mll/glue", name), text_fields=text_fields,
-        num_labels=num_labels or len(label_names), label_names=label_names, metric_config=name,
-        metric_names=metric_names, splits=splits, local=local,
+        name=name,
+        family=family,
+        hub_dataset=("nyu-mll/glue", name),
+        text_fields=text_fields,
+        num_labels=num_labels or len(label_names),
+        label_names=label_names,
+        metric_config=name,
+        metric_names=metric_names,
+        splits=splits,
+        local=local,
     )
 
 
@@ -411,77 +435,194 @@ _SCITAIL_COLUMNS = ("premise", "hypothesis", "label")
 _NLI_LABELS = ("entailment", "neutral", "contradiction")
 _QNLI_LABELS = ("entailment", "not_entailment")
 _RACE = TaskSpec(
-    name="race", family="multiple_choice", hub_dataset=("ehovy/race", "all"), text_fields=("article", "question"),
-    answer_fields=("option0", "option1", "option2", "option3"), num_labels=4, label_names=("A", "B", "C", "D"),
-    metric_config="race", metric_names=("accuracy",), splits=GLUE_SPLITS, local=RaceFolders(),
+    name="race",
+    family="multiple_choice",
+    hub_dataset=("ehovy/race", "all"),
+    text_fields=("article", "question"),
+    answer_fields=("option0", "option1", "option2", "option3"),
+    num_labels=4,
+    label_names=("A", "B", "C", "D"),
+    metric_config="race",
+    metric_names=("accuracy",),
+    splits=GLUE_SPLITS,
+    local=RaceFolders(),
     from_hub=_race_from_hub,
 )
 
 TASKS: dict[str, TaskSpec] = {
     spec.name: spec
     for spec in (
-        _glue("sst2", "classification", ("sentence",), ("negative", "positive"), ("accuracy",),
-              TableFiles(_GLUE_FILES, {"sentence": "sentence"}, "label", label_values=("0", "1"))),
-        _glue("cola", "classification", ("sentence",), ("unacceptable", "acceptable"), ("matthews_correlation",),
-              TableFiles(_GLUE_FILES, {"sentence": "sentence"}, "label", label_values=("0", "1"),
-                         headerless={"train.tsv": _COLA_COLUMNS, "dev.tsv": _COLA_COLUMNS})),
-        _glue("mrpc", "similarity", ("sentence1", "sentence2"), ("not_equivalent", "equivalent"), ("f1", "accuracy"),
-              TableFiles(_GLUE_FILES, {"#1 String": "sentence1", "#2 String": "sentence2"}, "Quality",
-                         label_values=("0", "1"))),
-        _glue("stsb", "similarity", ("sentence1", "sentence2"), (), ("pearson", "spearmanr"), num_labels=1,
-              local=TableFiles(_GLUE_FILES, {"sentence1": "sentence1", "sentence2": "sentence2"}, "score")),
-        _glue("qqp", "similarity", ("question1", "question2"), ("not_duplicate", "duplicate"), ("f1", "accuracy"),
-              TableFiles(_GLUE_FILES, {"question1": "question1", "question2": "question2"}, "is_duplicate",
-                         label_values=("0", "1"))),
-        _glue("mnli", "entailment", ("premise", "hypothesis"), _NLI_LABELS, ("accuracy",), splits=MNLI_SPLITS,
-              local=TableFiles(
-                  {"train": ("train.tsv",), "validation_matched": ("dev_matched.tsv",),
-                   "validation_mismatched": ("dev_mismatched.tsv",), "test_matched": ("test_matched.tsv",),
-                   "test_mismatched": ("test_mismatched.tsv",)},
-                  {"sentence1": "premise", "sentence2": "hypothesis"}, "gold_label", skip_labels=("-",))),
-        _glue("qnli", "entailment", ("question", "sentence"), _QNLI_LABELS, ("accuracy",),
-              TableFiles(_GLUE_FILES, {"question": "question", "sentence": "sentence"}, "label")),
-        _glue("rte", "entailment", ("sentence1", "sentence2"), _QNLI_LABELS, ("accuracy",),
-              TableFiles(_GLUE_FILES, {"sentence1": "sentence1", "sentence2": "sentence2"}, "label")),
-        TaskSpec(
-            name="snli", family="entailment", hub_dataset=("stanfordnlp/snli", None),
-            text_fields=("premise", "hypothesis"), num_labels=3, label_names=_NLI_LABELS, metric_config="snli",
-            metric_names=("accuracy",), splits=GLUE_SPLITS, from_hub=_snli_from_hub,
-            # The original distribution (JSON lines or its .txt TSV) or a GLUE-style TSV, all with these columns.
+        _glue(
+            "sst2",
+            "classification",
+            ("sentence",),
+            ("negative", "positive"),
+            ("accuracy",),
+            TableFiles(_GLUE_FILES, {"sentence": "sentence"}, "label", label_values=("0", "1")),
+        ),
+        _glue(
+            "cola",
+            "classification",
+            ("sentence",),
+            ("unacceptable", "acceptable"),
+            ("matthews_correlation",),
+            TableFiles(
+                _GLUE_FILES,
+                {"sentence": "sentence"},
+                "label",
+                label_values=("0", "1"),
+                headerless={"train.tsv": _COLA_COLUMNS, "dev.tsv": _COLA_COLUMNS},
+            ),
+        ),
+        _glue(
+            "mrpc",
+            "similarity",
+            ("sentence1", "sentence2"),
+            ("not_equivalent", "equivalent"),
+            ("f1", "accuracy"),
+            TableFiles(
+                _GLUE_FILES, {"#1 String": "sentence1", "#2 String": "sentence2"}, "Quality", label_values=("0", "1")
+            ),
+        ),
+        _glue(
+            "stsb",
+            "similarity",
+            ("sentence1", "sentence2"),
+            (),
+            ("pearson", "spearmanr"),
+            num_labels=1,
+            local=TableFiles(_GLUE_FILES, {"sentence1": "sentence1", "sentence2": "sentence2"}, "score"),
+        ),
+        _glue(
+            "qqp",
+            "similarity",
+            ("question1", "question2"),
+            ("not_duplicate", "duplicate"),
+            ("f1", "accuracy"),
+            TableFiles(
+                _GLUE_FILES,
+                {"question1": "question1", "question2": "question2"},
+                "is_duplicate",
+                label_values=("0", "1"),
+            ),
+        ),
+        _glue(
+            "mnli",
+            "entailment",
+            ("premise", "hypothesis"),
+            _NLI_LABELS,
+            ("accuracy",),
+            splits=MNLI_SPLITS,
             local=TableFiles(
-                {split: (f"snli_1.0_{name}.jsonl", f"snli_1.0_{name}.txt", f"{name}.tsv")
-                 for split, name in (("train", "train"), ("validation", "dev"), ("test", "test"))},
-                {"sentence1": "premise", "sentence2": "hypothesis"}, "gold_label", skip_labels=("-",)),
+                {
+                    "train": ("train.tsv",),
+                    "validation_matched": ("dev_matched.tsv",),
+                    "validation_mismatched": ("dev_mismatched.tsv",),
+                    "test_matched": ("test_matched.tsv",),
+                    "test_mismatched": ("test_mismatched.tsv",),
+                },
+                {"sentence1": "premise", "sentence2": "hypothesis"},
+                "gold_label",
+                skip_labels=("-",),
+            ),
+        ),
+        _glue(
+            "qnli",
+            "entailment",
+            ("question", "sentence"),
+            _QNLI_LABELS,
+            ("accuracy",),
+            TableFiles(_GLUE_FILES, {"question": "question", "sentence": "sentence"}, "label"),
+        ),
+        _glue(
+            "rte",
+            "entailment",
+            ("sentence1", "sentence2"),
+            _QNLI_LABELS,
+            ("accuracy",),
+            TableFiles(_GLUE_FILES, {"sentence1": "sentence1", "sentence2": "sentence2"}, "label"),
         ),
         TaskSpec(
-            name="scitail", family="entailment", hub_dataset=("allenai/scitail", "tsv_format"),
-            text_fields=("premise", "hypothesis"), num_labels=2, label_names=("entails", "neutral"),
-            metric_config="scitail", metric_names=("accuracy",), splits=GLUE_SPLITS, from_hub=_scitail_from_hub,
+            name="snli",
+            family="entailment",
+            hub_dataset=("stanfordnlp/snli", None),
+            text_fields=("premise", "hypothesis"),
+            num_labels=3,
+            label_names=_NLI_LABELS,
+            metric_config="snli",
+            metric_names=("accuracy",),
+            splits=GLUE_SPLITS,
+            from_hub=_snli_from_hub,
+            # The original distribution (JSON lines or its .txt TSV) or a GLUE-style TSV, all with these columns.
+            local=TableFiles(
+                {
+                    split: (f"snli_1.0_{name}.jsonl", f"snli_1.0_{name}.txt", f"{name}.tsv")
+                    for split, name in (("train", "train"), ("validation", "dev"), ("test", "test"))
+                },
+                {"sentence1": "premise", "sentence2": "hypothesis"},
+                "gold_label",
+                skip_labels=("-",),
+            ),
+        ),
+        TaskSpec(
+            name="scitail",
+            family="entailment",
+            hub_dataset=("allenai/scitail", "tsv_format"),
+            text_fields=("premise", "hypothesis"),
+            num_labels=2,
+            label_names=("entails", "neutral"),
+            metric_config="scitail",
+            metric_names=("accuracy",),
+            splits=GLUE_SPLITS,
+            from_hub=_scitail_from_hub,
             # data_dir: SciTailV1.1/tsv_format
             local=TableFiles(
-                {"train": ("scitail_1.0_train.tsv",), "validation": ("scitail_1.0_dev.tsv",),
-                 "test": ("scitail_1.0_test.tsv",)},
-                {"premise": "premise", "hypothesis": "hypothesis"}, "label",
-                headerless={f"scitail_1.0_{name}.tsv": _SCITAIL_COLUMNS for name in ("train", "dev", "test")}),
+                {
+                    "train": ("scitail_1.0_train.tsv",),
+                    "validation": ("scitail_1.0_dev.tsv",),
+                    "test": ("scitail_1.0_test.tsv",),
+                },
+                {"premise": "premise", "hypothesis": "hypothesis"},
+                "label",
+                headerless={f"scitail_1.0_{name}.tsv": _SCITAIL_COLUMNS for name in ("train", "dev", "test")},
+            ),
         ),
         TaskSpec(
             # The Story Cloze Test is only given out on request (https://cs.rochester.edu/nlp/rocstories/):
             # the Hub entry has no data files, so a local folder with the CSVs is required.
-            name="rocstories", family="multiple_choice", hub_dataset=("LSDSem/story_cloze", "2016"),
-            text_fields=("sentence1", "sentence2", "sentence3", "sentence4"), answer_fields=("ending0", "ending1"),
-            num_labels=2, label_names=("1", "2"), metric_config="rocstories", metric_names=("accuracy",),
-            splits=GLUE_SPLITS, manual_data=True, local=StoryClozeFiles(),
+            name="rocstories",
+            family="multiple_choice",
+            hub_dataset=("LSDSem/story_cloze", "2016"),
+            text_fields=("sentence1", "sentence2", "sentence3", "sentence4"),
+            answer_fields=("ending0", "ending1"),
+            num_labels=2,
+            label_names=("1", "2"),
+            metric_config="rocstories",
+            metric_names=("accuracy",),
+            splits=GLUE_SPLITS,
+            manual_data=True,
+            local=StoryClozeFiles(),
         ),
         _RACE,
-        replace(_RACE, name="race_middle", hub_dataset=("ehovy/race", "middle"), metric_config="race_middle",
-                local=RaceFolders(levels=("middle",))),
-        replace(_RACE, name="race_high", hub_dataset=("ehovy/race", "high"), metric_config="race_high",
-                local=RaceFolders(levels=("high",))),
+        replace(
+            _RACE,
+            name="race_middle",
+            hub_dataset=("ehovy/race", "middle"),
+            metric_config="race_middle",
+            local=RaceFolders(levels=("middle",)),
+        ),
+        replace(
+            _RACE,
+            name="race_high",
+            hub_dataset=("ehovy/race", "high"),
+            metric_config="race_high",
+            local=RaceFolders(levels=("high",)),
+        ),
     )
 }
 
 
-def get_task(name: Union[str, TaskSpec]) -> TaskSpec:
+def get_task(name: str | TaskSpec) -> TaskSpec:
     """The registered spec for `name` (a spec passes through)."""
     if isinstance(name, TaskSpec):
         return name
@@ -491,9 +632,9 @@ def get_task(name: Union[str, TaskSpec]) -> TaskSpec:
 
 
 def load_task_dataset(
-    task: Union[str, TaskSpec],
-    data_dir: Optional[Union[str, Path]] = None,
-    splits: Optional[Sequence[str]] = None,
+    task: str | TaskSpec,
+    data_dir: str | Path | None = None,
+    splits: Sequence[str] | None = None,
     **load_kwargs,
 ) -> datasets.DatasetDict:
     """A task's splits with the normalised columns (`TaskSpec.columns`).
@@ -525,7 +666,7 @@ def load_task_dataset(
     return datasets.DatasetDict({split: normalise(hub[split], spec) for split in splits})
 
 
-def metric_fn(task: Union[str, TaskSpec]) -> Callable[..., dict[str, float]]:
+def metric_fn(task: str | TaskSpec) -> Callable[..., dict[str, float]]:
     """A `compute_metrics` for `transformers.Trainer`: `EvalPrediction` -> the task's metrics.
 
     Predictions are logits, one row per example (``[batch, num_labels]``, or ``[batch, num_choices]`` for
@@ -564,6 +705,12 @@ def _predictions(spec: TaskSpec, predictions) -> np.ndarray:
 
 
 __all__ = [
-    "TASKS", "TaskSpec", "get_task", "load_task_dataset", "metric_fn", "story_cloze_split",
-    "STORY_CLOZE_SEED", "STORY_CLOZE_VALIDATION_SIZE",
+    "TASKS",
+    "TaskSpec",
+    "get_task",
+    "load_task_dataset",
+    "metric_fn",
+    "story_cloze_split",
+    "STORY_CLOZE_SEED",
+    "STORY_CLOZE_VALIDATION_SIZE",
 ]

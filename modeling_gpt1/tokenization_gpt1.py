@@ -27,6 +27,7 @@ from transformers.utils import logging
 
 from .configuration_gpt1 import GPT1Config
 
+
 logger = logging.get_logger(__name__)
 
 START_TOKEN = "_start_"

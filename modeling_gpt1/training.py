@@ -8,6 +8,7 @@ from transformers import TrainingArguments
 
 from .configuration_gpt1 import SPECIAL_TOKEN_IDS
 
+
 # Section 4.1, "Fine-tuning details": lr 6.25e-5, batch 32, 3 epochs, linear schedule with warm-up over 0.2% of
 # training, L2 weight decay 0.01, gradient clipping 1 (from the released code), Adam defaults otherwise.
 FINETUNING_DEFAULTS = {

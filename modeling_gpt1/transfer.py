@@ -8,6 +8,7 @@ import logging
 
 import torch
 
+
 logger = logging.getLogger(__name__)
 
 

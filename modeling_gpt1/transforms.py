@@ -6,10 +6,11 @@ The layout functions work on token-id lists, so they are independent of any toke
 tokenises `datasets` columns and applies them inside `Dataset.map(batched=True)`.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
-from typing import Optional, Sequence, Union
 
 from transformers.tokenization_utils_base import VERY_LARGE_INTEGER
+
 
 FAMILIES = ("classification", "entailment", "similarity", "multiple_choice")
 TRUNCATIONS = ("longest_first", "per_segment")
@@ -57,14 +58,20 @@ def classification(text: list[int], special: SpecialTokenIds, max_length: int, t
     return _layout([text], special, max_length, truncation)
 
 
-def entailment(premise: list[int], hypothesis: list[int], special: SpecialTokenIds, max_length: int,
-               truncation: str = "longest_first"):
+def entailment(
+    premise: list[int],
+    hypothesis: list[int],
+    special: SpecialTokenIds,
+    max_length: int,
+    truncation: str = "longest_first",
+):
     """``[start] premise [delim] hypothesis [extract]``."""
     return _layout([premise, hypothesis], special, max_length, truncation)
 
 
-def similarity(a: list[int], b: list[int], special: SpecialTokenIds, max_length: int,
-               truncation: str = "longest_first"):
+def similarity(
+    a: list[int], b: list[int], special: SpecialTokenIds, max_length: int, truncation: str = "longest_first"
+):
     """Both orderings ``[start] a [delim] b [extract]`` and ``[start] b [delim] a [extract]``.
 
     The sentences have no inherent order, so the model reads both and adds the two extract states. They are
@@ -74,8 +81,13 @@ def similarity(a: list[int], b: list[int], special: SpecialTokenIds, max_length:
     return [_join([a, b], special), _join([b, a], special)]
 
 
-def multiple_choice(context: list[int], answers: Sequence[list[int]], special: SpecialTokenIds, max_length: int,
-                    truncation: str = "longest_first"):
+def multiple_choice(
+    context: list[int],
+    answers: Sequence[list[int]],
+    special: SpecialTokenIds,
+    max_length: int,
+    truncation: str = "longest_first",
+):
     """One ``[start] context [delim] answer_k [extract]`` per answer; the model scores each one."""
     if len(answers) == 0:
         raise ValueError("multiple_choice needs at least one answer")
@@ -159,11 +171,11 @@ class InputTransform:
         self,
         tokenizer,
         family: str,
-        text_fields: Union[str, Sequence[str]],
-        answer_fields: Optional[Union[str, Sequence[str]]] = None,
-        max_length: Optional[int] = None,
+        text_fields: str | Sequence[str],
+        answer_fields: str | Sequence[str] | None = None,
+        max_length: int | None = None,
         truncation: str = "longest_first",
-        label_field: Optional[str] = "label",
+        label_field: str | None = "label",
     ):
         if family not in FAMILIES:
             raise ValueError(f"family must be one of {FAMILIES}, got {family!r}")

@@ -2,6 +2,7 @@
 
 import os
 
+
 # Set before transformers / huggingface_hub are imported: the tests never reach the Hub.
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["HF_DATASETS_OFFLINE"] = "1"
@@ -10,6 +11,7 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 from modeling_gpt1 import GPT1Config, GPT1LMHeadModel  # noqa: E402
+
 
 # initializer_range 0.2 rather than the paper's 0.02: with it a random model's next-token choice depends on the
 # context (at 0.02 greedy decoding just repeats one token), so generation tests compare meaningful sequences.

@@ -15,9 +15,10 @@ from modeling_gpt1 import (
     GPT1LMHeadModel,
     GPT1WithAuxiliaryLM,
     SpecialTokenIds,
+    transforms,
 )
-from modeling_gpt1 import transforms
 from modeling_gpt1.auxiliary import sequence_lm_loss
+
 
 VOCAB = 60
 
@@ -217,9 +218,11 @@ def test_train_and_eval_reach_the_shared_modules():
 
 @pytest.mark.parametrize(
     "head_class, family, auto_class",
-    [(GPT1ForSequenceClassification, "classification", AutoModelForSequenceClassification),
-     (GPT1ForSimilarity, "similarity", AutoModelForSequenceClassification),
-     (GPT1ForMultipleChoice, "multiple_choice", AutoModelForMultipleChoice)],
+    [
+        (GPT1ForSequenceClassification, "classification", AutoModelForSequenceClassification),
+        (GPT1ForSimilarity, "similarity", AutoModelForSequenceClassification),
+        (GPT1ForMultipleChoice, "multiple_choice", AutoModelForMultipleChoice),
+    ],
 )
 def test_save_pretrained_writes_a_head_checkpoint(tmp_path, head_class, family, auto_class):
     head = make_head(head_class, num_labels=2)
@@ -243,8 +246,9 @@ def test_from_pretrained_wraps_the_requested_head(tmp_path, head_class):
 
 
 def test_loss_parts_are_recorded_in_training_only():
-    head = make_head(GPT1ForSequenceClassification, resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0,
-                     classifier_dropout=0.0)
+    head = make_head(
+        GPT1ForSequenceClassification, resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0, classifier_dropout=0.0
+    )
     wrapper = GPT1WithAuxiliaryLM(head)
     batch = family_batch(head.config, "classification")
     wrapper.eval()

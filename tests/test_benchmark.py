@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
+
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_generate.py"
 
 

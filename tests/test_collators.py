@@ -5,6 +5,7 @@ from datasets import Dataset
 from modeling_gpt1 import GPT1Config
 from modeling_gpt1.collators import GPT1DataCollator
 
+
 PAD = 0
 
 
@@ -142,11 +143,13 @@ def test_from_tokenizer_needs_a_pad_token():
 
 
 def test_collates_torch_formatted_dataset_rows():
-    data = Dataset.from_dict({
-        "input_ids": [[seq(3), seq(5)], [seq(6), seq(2)]],
-        "labels": [1, 0],
-        "idx": [0, 1],
-    }).with_format("torch")
+    data = Dataset.from_dict(
+        {
+            "input_ids": [[seq(3), seq(5)], [seq(6), seq(2)]],
+            "labels": [1, 0],
+            "idx": [0, 1],
+        }
+    ).with_format("torch")
     batch = GPT1DataCollator(pad_token_id=PAD)([data[0], data[1]])
     assert batch["input_ids"].shape == (2, 2, 6)
     check_padding(batch, [seq(3), seq(5), seq(6), seq(2)])

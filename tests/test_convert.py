@@ -20,6 +20,7 @@ from modeling_gpt1.convert import (
 )
 from modeling_gpt1.tokenization_gpt1 import GPT1Tokenizer
 
+
 SPECIAL_FIELDS = ("start_token_id", "delimiter_token_id", "extract_token_id", "pad_token_id")
 # (n_layer, n_head, n_embd): a single head and block, the tiny default, and odd head widths.
 SHAPES = [(1, 1, 16), (2, 4, 32), (3, 2, 24)]

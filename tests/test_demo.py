@@ -10,10 +10,12 @@ import transformers
 import yaml
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, pipeline
 
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
 
 import demo  # noqa: E402
 from without_package import load_without_package  # noqa: E402
+
 
 DEMO_TASKS = ("word_order", "next_sentence", "same_module", "true_ending")
 
@@ -35,7 +37,10 @@ def test_demo_prints_the_table_of_all_four_transformations(demo_run, capsys):
     rows = {row["task"]: row for row in results["finetuning"]}
     assert set(rows) == set(DEMO_TASKS)
     assert {row["transformation"] for row in rows.values()} == {
-        "classification", "entailment", "similarity", "multiple_choice"
+        "classification",
+        "entailment",
+        "similarity",
+        "multiple_choice",
     }
     for row in rows.values():
         for start in ("pre-trained", "untrained"):
@@ -100,8 +105,9 @@ def test_both_pipelines_run_on_the_produced_models(demo_run):
     folder = out / "word_order-from-pre-trained"
     classifier = pipeline("text-classification", model=str(folder))
     seen = []
-    classifier.model.register_forward_pre_hook(lambda module, args, kwargs: seen.append(kwargs["input_ids"]),
-                                               with_kwargs=True)
+    classifier.model.register_forward_pre_hook(
+        lambda module, args, kwargs: seen.append(kwargs["input_ids"]), with_kwargs=True
+    )
     [prediction] = classifier("return the value of the key")
     assert prediction["label"] in AutoModelForSequenceClassification.from_pretrained(folder).config.label2id
     tokenizer = classifier.tokenizer

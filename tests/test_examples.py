@@ -26,7 +26,6 @@ from transformers import (
 )
 
 from modeling_gpt1 import GPT1ForMultipleChoice, GPT1ForSequenceClassification
-from modeling_gpt1.tokenization_gpt1 import train_gpt1_tokenizer
 from modeling_gpt1.reporting import (
     format_summary,
     loss_series,
@@ -34,17 +33,60 @@ from modeling_gpt1.reporting import (
     plot_loss_curve,
     set_script_defaults,
 )
+from modeling_gpt1.tokenization_gpt1 import train_gpt1_tokenizer
 from modeling_gpt1.training import FINETUNING_DEFAULTS, PRETRAINING_DEFAULTS
 
+
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
-WORDS = (
-    "the a cat dog bird sat ran flew on under over mat house tree big small red blue green quickly slowly "
-    "and then saw heard old young man woman child park river".split()
-)
+WORDS = [
+    "the",
+    "a",
+    "cat",
+    "dog",
+    "bird",
+    "sat",
+    "ran",
+    "flew",
+    "on",
+    "under",
+    "over",
+    "mat",
+    "house",
+    "tree",
+    "big",
+    "small",
+    "red",
+    "blue",
+    "green",
+    "quickly",
+    "slowly",
+    "and",
+    "then",
+    "saw",
+    "heard",
+    "old",
+    "young",
+    "man",
+    "woman",
+    "child",
+    "park",
+    "river",
+]
 TINY_MODEL = "n_layer=1,n_embd=32,n_head=2,n_positions=64"
 # Flags every run shares: CPU, no logging integrations, a log entry per step (for the loss curves).
-COMMON = ["--use_cpu", "--report_to", "none", "--logging_steps", "1", "--save_strategy", "no",
-          "--per_device_train_batch_size", "4", "--per_device_eval_batch_size", "8"]
+COMMON = [
+    "--use_cpu",
+    "--report_to",
+    "none",
+    "--logging_steps",
+    "1",
+    "--save_strategy",
+    "no",
+    "--per_device_train_batch_size",
+    "4",
+    "--per_device_eval_batch_size",
+    "8",
+]
 
 
 def load_script(name: str):
@@ -74,10 +116,24 @@ def read_json(path: Path) -> dict:
 
 def pretrain_argv(tmp: Path, output_dir: Path, *extra: str) -> list[str]:
     return [
-        "--train_file", str(tmp / "train.txt"), "--validation_file", str(tmp / "valid.txt"),
-        "--output_dir", str(output_dir), "--cache_dir", str(tmp / "cache"),
-        "--config_overrides", TINY_MODEL, "--tokenizer_vocab_size", "120", "--block_size", "32",
-        "--seed", "0", *COMMON, *extra,
+        "--train_file",
+        str(tmp / "train.txt"),
+        "--validation_file",
+        str(tmp / "valid.txt"),
+        "--output_dir",
+        str(output_dir),
+        "--cache_dir",
+        str(tmp / "cache"),
+        "--config_overrides",
+        TINY_MODEL,
+        "--tokenizer_vocab_size",
+        "120",
+        "--block_size",
+        "32",
+        "--seed",
+        "0",
+        *COMMON,
+        *extra,
     ]
 
 
@@ -103,9 +159,18 @@ def pretrained(corpus) -> tuple[Path, dict]:
 
 def test_pretrain_writes_a_hub_ready_folder_and_results(pretrained):
     output_dir, results = pretrained
-    for name in ("config.json", "model.safetensors", "generation_config.json", "tokenizer.json",
-                 "tokenizer_config.json", "all_results.json", "train_results.json", "eval_results.json",
-                 "loss_curve.png", "README.md"):
+    for name in (
+        "config.json",
+        "model.safetensors",
+        "generation_config.json",
+        "tokenizer.json",
+        "tokenizer_config.json",
+        "all_results.json",
+        "train_results.json",
+        "eval_results.json",
+        "loss_curve.png",
+        "README.md",
+    ):
         assert (output_dir / name).is_file(), name
     eval_results = read_json(output_dir / "eval_results.json")
     assert eval_results["eval_perplexity"] == pytest.approx(math.exp(eval_results["eval_loss"]))
@@ -127,7 +192,10 @@ def test_pretrained_folder_reloads_with_auto_classes(pretrained):
     assert (config.n_layer, config.n_embd, config.n_head, config.n_positions) == (1, 32, 2, 64)
     assert config.vocab_size == len(tokenizer)
     assert (config.start_token_id, config.extract_token_id, config.pad_token_id) == (
-        tokenizer.start_token_id, tokenizer.extract_token_id, tokenizer.pad_token_id)
+        tokenizer.start_token_id,
+        tokenizer.extract_token_id,
+        tokenizer.pad_token_id,
+    )
     inputs = tokenizer("the cat sat on the mat.", return_tensors="pt")
     with torch.no_grad():
         loss = model(**inputs, labels=inputs["input_ids"]).loss
@@ -152,8 +220,11 @@ def test_resuming_from_a_checkpoint_reaches_the_same_weights(pretrained, corpus,
             return super().training_step(*args, **kwargs)
 
     monkeypatch.setattr(pretrain, "Trainer", CountingTrainer)
-    pretrain.main(pretrain_argv(corpus, resumed_dir, "--max_steps", "6", "--do_eval", "False",
-                                "--resume_from_checkpoint", "last"))
+    pretrain.main(
+        pretrain_argv(
+            corpus, resumed_dir, "--max_steps", "6", "--do_eval", "False", "--resume_from_checkpoint", "last"
+        )
+    )
     assert steps == [3, 4, 5]  # only the steps after the last complete checkpoint ran
     uninterrupted = load_file(output_dir / "model.safetensors")
     resumed = load_file(resumed_dir / "model.safetensors")
@@ -185,13 +256,19 @@ def test_config_overrides_get_the_field_types():
     assert parsed == {"n_layer": 4, "n_embd": 256, "resid_pdrop": 0.0, "afn": "relu", "n_inner": None}
     assert isinstance(parsed["resid_pdrop"], float)
     assert pretrain.parse_config_overrides("n_inner=512,tie_word_embeddings=false") == {
-        "n_inner": 512, "tie_word_embeddings": False}
+        "n_inner": 512,
+        "tie_word_embeddings": False,
+    }
 
 
 @pytest.mark.parametrize(
     ("overrides", "message"),
-    [("n_layers=4", "has no field 'n_layers'"), ("n_layer=4.5", "n_layer='4.5' is not an integer"),
-     ("n_layer", "expected key=value"), ("use_cache=maybe", "not true/false")],
+    [
+        ("n_layers=4", "has no field 'n_layers'"),
+        ("n_layer=4.5", "n_layer='4.5' is not an integer"),
+        ("n_layer", "expected key=value"),
+        ("use_cache=maybe", "not true/false"),
+    ],
 )
 def test_bad_config_overrides_fail_before_training(overrides, message, corpus, tmp_path):
     with pytest.raises(ValueError, match=message):
@@ -206,8 +283,19 @@ def test_pretrain_rejects_streaming_without_max_steps(corpus, tmp_path):
 
 def test_streaming_pretraining_runs_max_steps(pretrained, corpus, tmp_path):
     output_dir, _ = pretrained
-    results = pretrain.main(pretrain_argv(corpus, tmp_path / "stream", "--streaming", "--max_steps", "2",
-                                          "--tokenizer_name", str(output_dir), "--max_eval_samples", "4"))
+    results = pretrain.main(
+        pretrain_argv(
+            corpus,
+            tmp_path / "stream",
+            "--streaming",
+            "--max_steps",
+            "2",
+            "--tokenizer_name",
+            str(output_dir),
+            "--max_eval_samples",
+            "4",
+        )
+    )
     assert read_json(tmp_path / "stream" / "trainer_state.json")["global_step"] == 2
     assert results["eval_perplexity"] == pytest.approx(math.exp(results["eval_loss"]))
 
@@ -227,8 +315,16 @@ def test_continued_pretraining_grows_the_embeddings_to_a_larger_tokenizer(pretra
     )
     tokenizer = AutoTokenizer.from_pretrained(bigger)
     assert len(tokenizer) > old_vocab
-    argv = pretrain_argv(corpus, tmp_path / "continued", "--model_name_or_path", str(output_dir),
-                         "--tokenizer_name", str(bigger), "--max_steps", "1")
+    argv = pretrain_argv(
+        corpus,
+        tmp_path / "continued",
+        "--model_name_or_path",
+        str(output_dir),
+        "--tokenizer_name",
+        str(bigger),
+        "--max_steps",
+        "1",
+    )
     del argv[argv.index("--config_overrides") : argv.index("--config_overrides") + 2]  # the model has its shape
     pretrain.main(argv)
     model = AutoModelForCausalLM.from_pretrained(tmp_path / "continued")
@@ -271,10 +367,19 @@ def write_story_cloze(folder: Path, n_validation: int = 390, n_test: int = 6) ->
 
     folder.mkdir(parents=True, exist_ok=True)
     rng = random.Random(3)
-    story = ["InputStoryid", "InputSentence1", "InputSentence2", "InputSentence3", "InputSentence4",
-             "RandomFifthSentenceQuiz1", "RandomFifthSentenceQuiz2"]
-    files = (("cloze_test_val__spring2016 - cloze_test_ALL_val.csv", n_validation, True),
-             ("cloze_test_test__spring2016 - cloze_test_ALL_test.csv", n_test, False))
+    story = [
+        "InputStoryid",
+        "InputSentence1",
+        "InputSentence2",
+        "InputSentence3",
+        "InputSentence4",
+        "RandomFifthSentenceQuiz1",
+        "RandomFifthSentenceQuiz2",
+    ]
+    files = (
+        ("cloze_test_val__spring2016 - cloze_test_ALL_val.csv", n_validation, True),
+        ("cloze_test_test__spring2016 - cloze_test_ALL_test.csv", n_test, False),
+    )
     for name, size, labelled in files:
         with open(folder / name, "w", newline="") as handle:
             writer = csv.writer(handle)
@@ -303,8 +408,22 @@ def write_race(folder: Path) -> Path:
 
 
 def finetune_argv(task: str, data_dir: Path, model: Path, output_dir: Path, *extra: str) -> list[str]:
-    return ["--task", task, "--data_dir", str(data_dir), "--model_name_or_path", str(model),
-            "--output_dir", str(output_dir), "--max_steps", "3", "--seed", "0", *COMMON, *extra]
+    return [
+        "--task",
+        task,
+        "--data_dir",
+        str(data_dir),
+        "--model_name_or_path",
+        str(model),
+        "--output_dir",
+        str(output_dir),
+        "--max_steps",
+        "3",
+        "--seed",
+        "0",
+        *COMMON,
+        *extra,
+    ]
 
 
 def predictions(path: Path) -> list[list[str]]:
@@ -316,8 +435,15 @@ def test_finetune_glue_tsv_task(pretrained, tmp_path):
     output_dir = tmp_path / "rte"
     results = finetune.main(finetune_argv("rte", write_glue_rte(tmp_path / "RTE"), model_dir, output_dir))
 
-    for name in ("all_results.json", "eval_results.json", "train_results.json", "loss_curve.png",
-                 "config.json", "model.safetensors", "tokenizer.json"):
+    for name in (
+        "all_results.json",
+        "eval_results.json",
+        "train_results.json",
+        "loss_curve.png",
+        "config.json",
+        "model.safetensors",
+        "tokenizer.json",
+    ):
         assert (output_dir / name).is_file(), name
     eval_results = read_json(output_dir / "eval_results.json")
     assert 0 <= eval_results["eval_accuracy"] <= 1 and eval_results["eval_samples"] == 8
@@ -354,8 +480,13 @@ def test_finetune_similarity_regression(pretrained, tmp_path):
 
 
 def test_finetune_mnli_evaluates_and_predicts_matched_and_mismatched(pretrained, tmp_path):
-    files = {"train.tsv": 12, "dev_matched.tsv": 6, "dev_mismatched.tsv": 5, "test_matched.tsv": 4,
-             "test_mismatched.tsv": 3}
+    files = {
+        "train.tsv": 12,
+        "dev_matched.tsv": 6,
+        "dev_mismatched.tsv": 5,
+        "test_matched.tsv": 4,
+        "test_mismatched.tsv": 3,
+    }
     labels = ["entailment", "neutral", "contradiction"]
     data_dir = write_glue(tmp_path / "MNLI", ("sentence1", "sentence2"), "gold_label", labels, sizes=files)
     output_dir = tmp_path / "mnli"
@@ -370,8 +501,18 @@ def test_finetune_mnli_evaluates_and_predicts_matched_and_mismatched(pretrained,
 def test_finetune_story_cloze_csv(pretrained, tmp_path):
     model_dir, _ = pretrained
     output_dir = tmp_path / "rocstories"
-    argv = finetune_argv("rocstories", write_story_cloze(tmp_path / "cloze"), model_dir, output_dir,
-                         "--max_train_samples", "12", "--max_eval_samples", "8", "--num_transferred_layers", "0")
+    argv = finetune_argv(
+        "rocstories",
+        write_story_cloze(tmp_path / "cloze"),
+        model_dir,
+        output_dir,
+        "--max_train_samples",
+        "12",
+        "--max_eval_samples",
+        "8",
+        "--num_transferred_layers",
+        "0",
+    )
     results = finetune.main(argv)
     assert "eval_accuracy" in read_json(output_dir / "eval_results.json")
     assert results["train_samples"] == 12
@@ -384,8 +525,18 @@ def test_finetune_story_cloze_csv(pretrained, tmp_path):
 def test_finetune_race_json_without_auxiliary_loss(pretrained, tmp_path):
     model_dir, _ = pretrained
     output_dir = tmp_path / "race"
-    results = finetune.main(finetune_argv("race", write_race(tmp_path / "RACE"), model_dir, output_dir,
-                                          "--aux_lm_coef", "0", "--max_seq_length", "48"))
+    results = finetune.main(
+        finetune_argv(
+            "race",
+            write_race(tmp_path / "RACE"),
+            model_dir,
+            output_dir,
+            "--aux_lm_coef",
+            "0",
+            "--max_seq_length",
+            "48",
+        )
+    )
     assert read_json(output_dir / "eval_results.json")["eval_samples"] == 8
     # RACE's test passages have answers: scored, and predicted.
     assert 0 <= read_json(output_dir / "test_results.json")["test_accuracy"] <= 1
@@ -461,8 +612,12 @@ def test_loss_curve_and_summary_from_a_log_history(tmp_path):
         {"train_runtime": 3.0, "train_loss": 1.75, "step": 2},
     ]
     series = loss_series(history)
-    assert series == {"loss": ([1, 2], [2.0, 1.5]), "task_loss": ([1, 2], [0.7, 0.5]),
-                      "lm_loss": ([1, 2], [2.6, 2.0]), "eval_loss": ([2], [1.7])}
+    assert series == {
+        "loss": ([1, 2], [2.0, 1.5]),
+        "task_loss": ([1, 2], [0.7, 0.5]),
+        "lm_loss": ([1, 2], [2.6, 2.0]),
+        "eval_loss": ([2], [1.7]),
+    }
     path = plot_loss_curve(history, tmp_path / "plots" / "loss_curve.png")
     assert path.read_bytes().startswith(b"\x89PNG")
     assert plot_loss_curve([{"train_runtime": 1.0, "step": 0}], tmp_path / "empty.png") is None

@@ -17,8 +17,9 @@ from modeling_gpt1 import (
     SpecialTokenIds,
     add_auxiliary_loss_logging,
     finetuning_args,
+    transforms,
 )
-from modeling_gpt1 import transforms
+
 
 VOCAB = 60
 RANGES = (range(0, 6), range(6, 12))  # the label decides which range the text comes from
@@ -66,16 +67,30 @@ def task_examples(family, special, n=32, seed=0):
 
 def tiny_config(num_labels=2, dropout=0.1):
     return make_config(
-        vocab_size=VOCAB, num_labels=num_labels, initializer_range=0.02,
-        resid_pdrop=dropout, embd_pdrop=dropout, attn_pdrop=dropout, classifier_dropout=dropout,
+        vocab_size=VOCAB,
+        num_labels=num_labels,
+        initializer_range=0.02,
+        resid_pdrop=dropout,
+        embd_pdrop=dropout,
+        attn_pdrop=dropout,
+        classifier_dropout=dropout,
     )
 
 
 def training_args(output_dir, **overrides):
     """The paper's fine-tuning arguments, scaled down to a few CPU steps on tiny batches."""
     options = dict(
-        learning_rate=1e-2, per_device_train_batch_size=8, max_steps=12, logging_steps=3, warmup_steps=0,
-        save_strategy="no", seed=0, data_seed=0, use_cpu=True, report_to=[], disable_tqdm=True,
+        learning_rate=1e-2,
+        per_device_train_batch_size=8,
+        max_steps=12,
+        logging_steps=3,
+        warmup_steps=0,
+        save_strategy="no",
+        seed=0,
+        data_seed=0,
+        use_cpu=True,
+        report_to=[],
+        disable_tqdm=True,
     )
     return finetuning_args(str(output_dir), **{**options, **overrides})
 
@@ -213,11 +228,21 @@ def test_resuming_from_a_checkpoint_reaches_the_same_weights(tmp_path):
 def test_gradient_accumulation_matches_one_large_batch(tmp_path, aux_lm_coef):
     """Two accumulated batches of 4 are one batch of 8: the same logged loss and, with plain SGD (which, unlike Adam,
     would show a scaled gradient), the same weights."""
-    options = dict(dropout=0.0, aux_lm_coef=aux_lm_coef, max_steps=3, logging_steps=1, optim="sgd", learning_rate=0.1,
-                   max_grad_norm=0.0)
+    options = dict(
+        dropout=0.0,
+        aux_lm_coef=aux_lm_coef,
+        max_steps=3,
+        logging_steps=1,
+        optim="sgd",
+        learning_rate=0.1,
+        max_grad_norm=0.0,
+    )
     large = make_trainer("classification", tmp_path / "large", per_device_train_batch_size=8, **options)
     accumulated = make_trainer(
-        "classification", tmp_path / "accumulated", per_device_train_batch_size=4, gradient_accumulation_steps=2,
+        "classification",
+        tmp_path / "accumulated",
+        per_device_train_batch_size=4,
+        gradient_accumulation_steps=2,
         **options,
     )
     large.train()

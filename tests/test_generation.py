@@ -6,6 +6,7 @@ from conftest import pad_batch
 from transformers import Cache, DynamicCache, StaticCache
 from transformers.generation.streamers import BaseStreamer
 
+
 PROMPTS = [[5, 17, 42, 8, 3, 61], [9, 28, 33], [70, 2, 11, 54]]
 
 

@@ -16,8 +16,9 @@ from modeling_gpt1 import (
     GPT1LMHeadModel,
     GPT1Model,
     SpecialTokenIds,
+    transforms,
 )
-from modeling_gpt1 import transforms
+
 
 VOCAB = 60  # special ids are the last four: start 56, delimiter 57, extract 58, pad 59
 HEADS = (GPT1ForSequenceClassification, GPT1ForSimilarity, GPT1ForMultipleChoice)
@@ -65,7 +66,9 @@ def choice_batch(config, n_choices, batch_size=3, labels=None):
     special = SpecialTokenIds.from_config(config)
     examples = [
         transforms.multiple_choice(
-            tokens(4 + i, seed=i), [tokens(1 + k + i, seed=100 * i + k) for k in range(n_choices)], special,
+            tokens(4 + i, seed=i),
+            [tokens(1 + k + i, seed=100 * i + k) for k in range(n_choices)],
+            special,
             config.n_positions,
         )
         for i in range(batch_size)
@@ -94,10 +97,13 @@ def test_ignored_labels_are_left_out_of_the_loss():
     torch.testing.assert_close(output.loss, expected)
 
 
-@pytest.mark.parametrize("head_class, make_batch, targets", [
-    (GPT1ForSequenceClassification, classification_batch, [0.5, 4.25, 2.0]),
-    (GPT1ForSimilarity, similarity_batch, [3.5, 1.0]),
-])
+@pytest.mark.parametrize(
+    "head_class, make_batch, targets",
+    [
+        (GPT1ForSequenceClassification, classification_batch, [0.5, 4.25, 2.0]),
+        (GPT1ForSimilarity, similarity_batch, [3.5, 1.0]),
+    ],
+)
 def test_regression_with_one_label_is_mean_squared_error(head_class, make_batch, targets):
     model = make_head(head_class, num_labels=1)
     batch = make_batch(model.config, labels=targets)
@@ -246,9 +252,7 @@ def test_sequence_classification_of_pairs_equals_similarity():
 
 def test_multiple_choice_dropout_shares_one_mask_across_the_choices():
     # Only the classifier dropout is active, so the features before it are those of eval mode.
-    model = make_head(
-        GPT1ForMultipleChoice, classifier_dropout=0.5, resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0
-    )
+    model = make_head(GPT1ForMultipleChoice, classifier_dropout=0.5, resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0)
     batch = choice_batch(model.config, n_choices=4, batch_size=3)
     seen = []
     model.classifier.register_forward_hook(lambda module, args, output: seen.append(args[0]))
@@ -306,8 +310,10 @@ def test_head_loads_a_pretrained_backbone(pretrained, source, head_class):
 @pytest.mark.parametrize("source", ["lm", "base"])
 @pytest.mark.parametrize(
     "auto_class, head_class, num_labels",
-    [(AutoModelForSequenceClassification, GPT1ForSequenceClassification, 5),
-     (AutoModelForMultipleChoice, GPT1ForMultipleChoice, 2)],
+    [
+        (AutoModelForSequenceClassification, GPT1ForSequenceClassification, 5),
+        (AutoModelForMultipleChoice, GPT1ForMultipleChoice, 2),
+    ],
 )
 def test_auto_classes_build_heads_on_pretrained_backbones(pretrained, source, auto_class, head_class, num_labels):
     folder, backbone = pretrained[source]
@@ -374,11 +380,14 @@ def test_four_dimensional_input_is_rejected():
         model(input_ids=ids[None])
 
 
-@pytest.mark.parametrize("head_class, make_batch", [
-    (GPT1ForSequenceClassification, classification_batch),
-    (GPT1ForSimilarity, similarity_batch),
-    (GPT1ForMultipleChoice, lambda config: choice_batch(config, n_choices=2)),
-])
+@pytest.mark.parametrize(
+    "head_class, make_batch",
+    [
+        (GPT1ForSequenceClassification, classification_batch),
+        (GPT1ForSimilarity, similarity_batch),
+        (GPT1ForMultipleChoice, lambda config: choice_batch(config, n_choices=2)),
+    ],
+)
 def test_attention_mask_shape_must_match_input_ids(head_class, make_batch):
     model = make_head(head_class)
     batch = make_batch(model.config)

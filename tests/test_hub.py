@@ -13,9 +13,9 @@ from urllib.parse import urlsplit
 import pytest
 import torch
 import yaml
+from conftest import make_config
 from huggingface_hub import ModelCard, constants
 
-from conftest import make_config
 from hub_card import render_model_card, write_model_card
 from modeling_gpt1 import (
     GPT1ForMultipleChoice,
@@ -27,12 +27,25 @@ from modeling_gpt1 import (
 from modeling_gpt1.hub import HubPushError, check_folder, main, push_folder
 from modeling_gpt1.tokenization_gpt1 import train_gpt1_tokenizer
 
+
 TEXTS = ["the cat sat on the mat", "a dog ran in the park", "the film was great", "i did not like the film"]
 RESULTS = [
-    {"dataset": "nyu-mll/glue", "dataset_name": "GLUE RTE", "config": "rte", "split": "validation",
-     "metric": "accuracy", "value": 0.5625},
-    {"dataset": "nyu-mll/glue", "config": "rte", "split": "validation", "metric": "f1", "metric_name": "F1",
-     "value": 0.61},
+    {
+        "dataset": "nyu-mll/glue",
+        "dataset_name": "GLUE RTE",
+        "config": "rte",
+        "split": "validation",
+        "metric": "accuracy",
+        "value": 0.5625,
+    },
+    {
+        "dataset": "nyu-mll/glue",
+        "config": "rte",
+        "split": "validation",
+        "metric": "f1",
+        "metric_name": "F1",
+        "value": 0.61,
+    },
 ]
 PIPELINE_TAGS = {
     GPT1LMHeadModel: "text-generation",
@@ -57,8 +70,10 @@ def tokenizer():
 
 def save_model(folder: Path, model_class, tokenizer, **config) -> torch.nn.Module:
     """A tiny model of `model_class` whose special ids are the tokenizer's, saved with the tokenizer into `folder`."""
-    special = {name: getattr(tokenizer, name) for name in
-               ("start_token_id", "delimiter_token_id", "extract_token_id", "pad_token_id")}
+    special = {
+        name: getattr(tokenizer, name)
+        for name in ("start_token_id", "delimiter_token_id", "extract_token_id", "pad_token_id")
+    }
     torch.manual_seed(0)
     model = model_class(make_config(vocab_size=len(tokenizer), **special, **config)).eval()
     model.save_pretrained(folder)
@@ -69,8 +84,14 @@ def save_model(folder: Path, model_class, tokenizer, **config) -> torch.nn.Modul
 @pytest.fixture
 def model_folder(tmp_path, tokenizer) -> Path:
     folder = tmp_path / "gpt1-rte"
-    save_model(folder, GPT1ForSequenceClassification, tokenizer, num_labels=2,
-               id2label={0: "entailment", 1: "not_entailment"}, label2id={"entailment": 0, "not_entailment": 1})
+    save_model(
+        folder,
+        GPT1ForSequenceClassification,
+        tokenizer,
+        num_labels=2,
+        id2label={0: "entailment", 1: "not_entailment"},
+        label2id={"entailment": 0, "not_entailment": 1},
+    )
     return folder
 
 
@@ -128,8 +149,10 @@ def test_pipeline_tag_and_loading_class_follow_the_architecture(tmp_path, tokeni
 
 
 def test_explicit_pipeline_tag_overrides_the_inferred_one(model_folder):
-    assert front_matter(str(render_model_card(model_folder, pipeline_tag="zero-shot-classification")))[
-        "pipeline_tag"] == "zero-shot-classification"
+    assert (
+        front_matter(str(render_model_card(model_folder, pipeline_tag="zero-shot-classification")))["pipeline_tag"]
+        == "zero-shot-classification"
+    )
 
 
 def test_card_body_reads_the_numbers_from_the_folder(tmp_path, tokenizer):
@@ -144,8 +167,12 @@ def test_card_body_reads_the_numbers_from_the_folder(tmp_path, tokenizer):
     # Counted from the safetensors headers: the tied LM head is stored once, as model.parameters() counts it.
     assert f"| Parameters | {sum(p.numel() for p in model.parameters()):,} |" in text
     assert "- **learning rate**: 0.00025" in text and "- **steps**: 12" in text
-    for family_layout in ("`_start_ text _classify_`", "`_start_ premise _delimiter_ hypothesis _classify_`",
-                          "`_start_ B _delimiter_ A _classify_`", "`_start_ context _delimiter_ answer_k _classify_`"):
+    for family_layout in (
+        "`_start_ text _classify_`",
+        "`_start_ premise _delimiter_ hypothesis _classify_`",
+        "`_start_ B _delimiter_ A _classify_`",
+        "`_start_ context _delimiter_ answer_k _classify_`",
+    ):
         assert family_layout in text
     assert "@techreport{radford2018improving" in text
 
@@ -270,8 +297,14 @@ class StandInHub:
             return 200, {"files": [{"path": f["path"], "uploadMode": "regular", "shouldIgnore": False} for f in files]}
         if route and route["action"] == "commit":
             header, *operations = [json.loads(line) for line in body.splitlines() if line.strip()]
-            self.commits.append({"repo": route["repo"], "revision": route["revision"], "header": header["value"],
-                                 "operations": operations})
+            self.commits.append(
+                {
+                    "repo": route["repo"],
+                    "revision": route["revision"],
+                    "header": header["value"],
+                    "operations": operations,
+                }
+            )
             oid = f"{len(self.commits):040x}"
             return 200, {"commitUrl": f"{self.url}/{route['repo']}/commit/{oid}", "commitOid": oid}
         self.unhandled.append(f"POST {path}")

@@ -6,6 +6,7 @@ import torch
 from modeling_gpt1 import GPT1Config, GPT1ForSequenceClassification, GPT1LMHeadModel, GPT1Model
 from modeling_gpt1.transfer import load_with_transferred_layers
 
+
 N_LAYER = 3
 INIT_RANGE = 0.05  # not the default 0.02, so that the test sees the config's value being used
 

@@ -74,9 +74,16 @@ def test_correlation_of_a_constant_vector_is_nan():
 
 @pytest.mark.parametrize(
     "config, names",
-    [("cola", {"matthews_correlation"}), ("stsb", {"pearson", "spearmanr"}), ("qqp", {"accuracy", "f1"}),
-     ("mnli_matched", {"accuracy"}), ("mnli_mismatched", {"accuracy"}), ("race", {"accuracy"}),
-     ("rocstories", {"accuracy"}), ("scitail", {"accuracy"})],
+    [
+        ("cola", {"matthews_correlation"}),
+        ("stsb", {"pearson", "spearmanr"}),
+        ("qqp", {"accuracy", "f1"}),
+        ("mnli_matched", {"accuracy"}),
+        ("mnli_mismatched", {"accuracy"}),
+        ("race", {"accuracy"}),
+        ("rocstories", {"accuracy"}),
+        ("scitail", {"accuracy"}),
+    ],
 )
 def test_each_config_returns_its_metrics(config, names):
     predictions = [0.0, 1.0, 2.0] if config == "stsb" else [0, 1, 1]

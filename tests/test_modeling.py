@@ -10,8 +10,8 @@ from transformers import AttentionInterface, AutoConfig, AutoModel, AutoModelFor
 from transformers.integrations.sdpa_attention import sdpa_attention_forward
 from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
 
-from modeling_gpt1 import GPT1Config, GPT1LMHeadModel, GPT1Model
-from modeling_gpt1 import modeling_gpt1
+from modeling_gpt1 import GPT1Config, GPT1LMHeadModel, GPT1Model, modeling_gpt1
+
 
 # ---------------------------------------------------------------------------------------------------------------
 # Configuration

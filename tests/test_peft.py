@@ -7,6 +7,7 @@ from conftest import make_config, make_lm
 
 from modeling_gpt1 import GPT1ForSequenceClassification, GPT1LMHeadModel
 
+
 peft = pytest.importorskip("peft")
 
 

@@ -3,11 +3,12 @@ whose task template writes GPT's `_start_ text _classify_` layout, so the pipeli
 
 import pytest
 import torch
+from conftest import make_config
 from transformers import pipeline
 
-from conftest import make_config
 from modeling_gpt1 import GPT1ForSequenceClassification, GPT1LMHeadModel
 from modeling_gpt1.tokenization_gpt1 import train_gpt1_tokenizer
+
 
 TEXTS = ["the cat sat on the mat", "a dog ran in the park", "the film was great", "i did not like the film"]
 LABELS = {0: "negative", 1: "neutral", 2: "positive"}
@@ -21,8 +22,10 @@ def tiny_tokenizer(task_template=None):
 
 def tiny_config(tokenizer, **overrides):
     """The tiny shape with the tokenizer's vocabulary and special-token ids."""
-    special = {name: getattr(tokenizer, name) for name in
-               ("start_token_id", "delimiter_token_id", "extract_token_id", "pad_token_id")}
+    special = {
+        name: getattr(tokenizer, name)
+        for name in ("start_token_id", "delimiter_token_id", "extract_token_id", "pad_token_id")
+    }
     return make_config(vocab_size=len(tokenizer), **special, **overrides)
 
 
@@ -52,7 +55,7 @@ def test_text_generation_pipeline_continues_the_prompt():
     [output] = generator(prompt, max_new_tokens=6, do_sample=False)
 
     prompt_ids = tokenizer(prompt, return_tensors="pt").input_ids
-    new_ids = model.generate(prompt_ids, max_new_tokens=6, do_sample=False)[0, prompt_ids.shape[1]:]
+    new_ids = model.generate(prompt_ids, max_new_tokens=6, do_sample=False)[0, prompt_ids.shape[1] :]
     continuation = tokenizer.decode(new_ids, skip_special_tokens=True)
     assert len(new_ids) == 6 and continuation.strip()
     assert output["generated_text"] == prompt + continuation
@@ -82,9 +85,15 @@ def test_text_classification_pipeline_takes_a_text_pair(classifier_parts):
     scores = classifier({"text": "the cat sat", "text_pair": "a dog ran"})
 
     [input_ids] = fed
-    premise, hypothesis = (tokenizer(text, add_special_tokens=False).input_ids for text in ("the cat sat", "a dog ran"))
+    premise, hypothesis = (
+        tokenizer(text, add_special_tokens=False).input_ids for text in ("the cat sat", "a dog ran")
+    )
     assert input_ids[0].tolist() == [
-        tokenizer.start_token_id, *premise, tokenizer.delimiter_token_id, *hypothesis, tokenizer.extract_token_id
+        tokenizer.start_token_id,
+        *premise,
+        tokenizer.delimiter_token_id,
+        *hypothesis,
+        tokenizer.extract_token_id,
     ]
     assert sorted(score["label"] for score in scores) == sorted(LABELS.values())
     assert sum(score["score"] for score in scores) == pytest.approx(1.0, abs=1e-5)

@@ -4,9 +4,10 @@ import json
 from pathlib import Path
 
 import torch
+from without_package import load_without_package
 
 import modeling_gpt1
-from without_package import load_without_package
+
 
 def test_save_pretrained_writes_auto_map_and_copies_the_code(model, tmp_path):
     model.save_pretrained(tmp_path)

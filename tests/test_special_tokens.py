@@ -20,8 +20,17 @@ def plain_tokenizer(n_words: int = 40) -> PreTrainedTokenizerFast:
 def test_new_rows_are_drawn_like_the_others_and_the_tie_holds():
     tokenizer = plain_tokenizer()
     torch.manual_seed(0)
-    config = GPT1Config(vocab_size=len(tokenizer), n_positions=16, n_embd=512, n_layer=1, n_head=4,
-                        start_token_id=None, delimiter_token_id=None, extract_token_id=None, pad_token_id=None)
+    config = GPT1Config(
+        vocab_size=len(tokenizer),
+        n_positions=16,
+        n_embd=512,
+        n_layer=1,
+        n_head=4,
+        start_token_id=None,
+        delimiter_token_id=None,
+        extract_token_id=None,
+        pad_token_id=None,
+    )
     model = GPT1LMHeadModel(config)
     with torch.no_grad():
         model.transformer.wte.weight.add_(5.0)  # trained rows far from the init: new rows must not copy their mean
@@ -33,12 +42,16 @@ def test_new_rows_are_drawn_like_the_others_and_the_tie_holds():
     weight = model.transformer.wte.weight
     assert weight.shape[0] == model.config.vocab_size == len(tokenizer)
     torch.testing.assert_close(weight[: len(old_rows)], old_rows)
-    new_rows = weight[len(old_rows):].detach()
+    new_rows = weight[len(old_rows) :].detach()
     assert abs(new_rows.mean().item()) < 0.01
     assert abs(new_rows.std().item() - config.initializer_range) < 0.003
     assert model.lm_head.weight is model.transformer.wte.weight
-    assert [model.config.start_token_id, model.config.delimiter_token_id, model.config.extract_token_id,
-            model.config.pad_token_id] == ids
+    assert [
+        model.config.start_token_id,
+        model.config.delimiter_token_id,
+        model.config.extract_token_id,
+        model.config.pad_token_id,
+    ] == ids
 
 
 def test_a_tokenizer_that_has_them_changes_nothing():

@@ -21,11 +21,18 @@ from modeling_gpt1.tasks import (
 )
 from modeling_gpt1.transforms import FAMILIES
 
+
 STORY_CLOZE_VAL = "cloze_test_val__spring2016 - cloze_test_ALL_val.csv"
 STORY_CLOZE_TEST = "cloze_test_test__spring2016 - cloze_test_ALL_test.csv"
 STORY_CLOZE_HEADER = [
-    "InputStoryid", "InputSentence1", "InputSentence2", "InputSentence3", "InputSentence4",
-    "RandomFifthSentenceQuiz1", "RandomFifthSentenceQuiz2", "AnswerRightEnding",
+    "InputStoryid",
+    "InputSentence1",
+    "InputSentence2",
+    "InputSentence3",
+    "InputSentence4",
+    "RandomFifthSentenceQuiz1",
+    "RandomFifthSentenceQuiz2",
+    "AnswerRightEnding",
 ]
 MNLI_HEADER = "index\tpromptID\tpairID\tgenre\ts1_bp\ts2_bp\ts1_p\ts2_p\tsentence1\tsentence2"
 SNLI_TXT_HEADER = "gold_label\ts1_bp\ts2_bp\ts1_p\ts2_p\tsentence1\tsentence2\tcaptionID\tpairID\tlabel1"
@@ -34,95 +41,155 @@ STSB_HEADER = "index\tgenre\tfilename\tyear\told_index\tsource1\tsource2\tsenten
 # Per task: the files of a data folder in the official layout, and the rows each split must read into.
 SAMPLES = {
     "sst2": (
-        {"train.tsv": "sentence\tlabel\nit 's a charming journey \t1\n\"bad\" , very bad\t0\n",
-         "dev.tsv": "sentence\tlabel\nunfunny\t0\n",
-         "test.tsv": "index\tsentence\n0\ta gem\n"},
-        {"train": [("it 's a charming journey ", 1), ('"bad" , very bad', 0)], "validation": [("unfunny", 0)],
-         "test": [("a gem", -1)]},
+        {
+            "train.tsv": 'sentence\tlabel\nit \'s a charming journey \t1\n"bad" , very bad\t0\n',
+            "dev.tsv": "sentence\tlabel\nunfunny\t0\n",
+            "test.tsv": "index\tsentence\n0\ta gem\n",
+        },
+        {
+            "train": [("it 's a charming journey ", 1), ('"bad" , very bad', 0)],
+            "validation": [("unfunny", 0)],
+            "test": [("a gem", -1)],
+        },
     ),
     "cola": (
-        {"train.tsv": "gj04\t1\t\tThe sailor dogged the barmaid.\ngj04\t0\t*\tThe sailor barmaid dogged.\n",
-         "dev.tsv": "clc95\t1\t\tBill whistled.\n",
-         "test.tsv": "index\tsentence\n0\tThey drank the pub.\n"},
-        {"train": [("The sailor dogged the barmaid.", 1), ("The sailor barmaid dogged.", 0)],
-         "validation": [("Bill whistled.", 1)], "test": [("They drank the pub.", -1)]},
+        {
+            "train.tsv": "gj04\t1\t\tThe sailor dogged the barmaid.\ngj04\t0\t*\tThe sailor barmaid dogged.\n",
+            "dev.tsv": "clc95\t1\t\tBill whistled.\n",
+            "test.tsv": "index\tsentence\n0\tThey drank the pub.\n",
+        },
+        {
+            "train": [("The sailor dogged the barmaid.", 1), ("The sailor barmaid dogged.", 0)],
+            "validation": [("Bill whistled.", 1)],
+            "test": [("They drank the pub.", -1)],
+        },
     ),
     "mrpc": (
-        {"train.tsv": "\ufeffQuality\t#1 ID\t#2 ID\t#1 String\t#2 String\n"
-                      "1\t702876\t702977\t\"The witness\" lied.\tHe lied, said \"the witness\".\n"
-                      "0\t1\t2\tA b.\tC d.\n",
-         "test.tsv": "index\t#1 ID\t#2 ID\t#1 String\t#2 String\n0\t3\t4\tE f.\tG h.\n"},
-        {"train": [('"The witness" lied.', 'He lied, said "the witness".', 1), ("A b.", "C d.", 0)],
-         "test": [("E f.", "G h.", -1)]},
+        {
+            "train.tsv": "\ufeffQuality\t#1 ID\t#2 ID\t#1 String\t#2 String\n"
+            '1\t702876\t702977\t"The witness" lied.\tHe lied, said "the witness".\n'
+            "0\t1\t2\tA b.\tC d.\n",
+            "test.tsv": "index\t#1 ID\t#2 ID\t#1 String\t#2 String\n0\t3\t4\tE f.\tG h.\n",
+        },
+        {
+            "train": [('"The witness" lied.', 'He lied, said "the witness".', 1), ("A b.", "C d.", 0)],
+            "test": [("E f.", "G h.", -1)],
+        },
     ),
     "stsb": (
-        {"train.tsv": f"{STSB_HEADER}\tscore\n0\tmain-captions\tMSRvid\t2012test\t0001\tnone\tnone\t"
-                      "A plane takes off.\tAn air plane takes off.\t5.000\n"
-                      "1\tmain-news\theadlines\t2013\t0002\tnone\tnone\tA man.\tA cat.\t0.250\n",
-         "test.tsv": f"{STSB_HEADER}\n0\tmain-news\theadlines\t2016\t0003\tnone\tnone\tOne.\tTwo.\n"},
-        {"train": [("A plane takes off.", "An air plane takes off.", 5.0), ("A man.", "A cat.", 0.25)],
-         "test": [("One.", "Two.", -1.0)]},
+        {
+            "train.tsv": f"{STSB_HEADER}\tscore\n0\tmain-captions\tMSRvid\t2012test\t0001\tnone\tnone\t"
+            "A plane takes off.\tAn air plane takes off.\t5.000\n"
+            "1\tmain-news\theadlines\t2013\t0002\tnone\tnone\tA man.\tA cat.\t0.250\n",
+            "test.tsv": f"{STSB_HEADER}\n0\tmain-news\theadlines\t2016\t0003\tnone\tnone\tOne.\tTwo.\n",
+        },
+        {
+            "train": [("A plane takes off.", "An air plane takes off.", 5.0), ("A man.", "A cat.", 0.25)],
+            "test": [("One.", "Two.", -1.0)],
+        },
     ),
     "qqp": (
-        {"train.tsv": "id\tqid1\tqid2\tquestion1\tquestion2\tis_duplicate\n"
-                      "0\t1\t2\tHow do I cook rice?\tWhat is the best way to cook rice?\t1\n"
-                      "1\t3\t4\tWhy is the sky blue?\tWho won?\t0\n",
-         "test.tsv": "id\tquestion1\tquestion2\n0\tIs it?\tIs it not?\n"},
-        {"train": [("How do I cook rice?", "What is the best way to cook rice?", 1),
-                   ("Why is the sky blue?", "Who won?", 0)],
-         "test": [("Is it?", "Is it not?", -1)]},
+        {
+            "train.tsv": "id\tqid1\tqid2\tquestion1\tquestion2\tis_duplicate\n"
+            "0\t1\t2\tHow do I cook rice?\tWhat is the best way to cook rice?\t1\n"
+            "1\t3\t4\tWhy is the sky blue?\tWho won?\t0\n",
+            "test.tsv": "id\tquestion1\tquestion2\n0\tIs it?\tIs it not?\n",
+        },
+        {
+            "train": [
+                ("How do I cook rice?", "What is the best way to cook rice?", 1),
+                ("Why is the sky blue?", "Who won?", 0),
+            ],
+            "test": [("Is it?", "Is it not?", -1)],
+        },
     ),
     "mnli": (
-        {"train.tsv": f"{MNLI_HEADER}\tlabel1\tgold_label\n"
-                      "0\t31193\t31193n\tgovernment\t(x)\t(y)\t(X)\t(Y)\tConceptually cream.\t"
-                      "Product and geography.\tneutral\tneutral\n"
-                      "1\t1\t1e\ttelephone\t(x)\t(y)\t(X)\t(Y)\tyou know.\tYou know.\tentailment\tentailment\n",
-         "dev_matched.tsv": f"{MNLI_HEADER}\tlabel1\tlabel2\tgold_label\n"
-                            "0\t2\t2c\tfiction\t(x)\t(y)\t(X)\t(Y)\tThe room.\tNo room.\tcontradiction\tneutral\t"
-                            "contradiction\n",
-         "dev_mismatched.tsv": f"{MNLI_HEADER}\tlabel1\tgold_label\n"
-                               "0\t3\t3e\tletters\t(x)\t(y)\t(X)\t(Y)\tDear friend.\tA letter.\t"
-                               "entailment\tentailment\n",
-         "test_matched.tsv": f"{MNLI_HEADER}\n0\t4\t4\tslate\t(x)\t(y)\t(X)\t(Y)\tHi.\tHello.\n"},
-        {"train": [("Conceptually cream.", "Product and geography.", 1), ("you know.", "You know.", 0)],
-         "validation_matched": [("The room.", "No room.", 2)],
-         "validation_mismatched": [("Dear friend.", "A letter.", 0)],
-         "test_matched": [("Hi.", "Hello.", -1)]},
+        {
+            "train.tsv": f"{MNLI_HEADER}\tlabel1\tgold_label\n"
+            "0\t31193\t31193n\tgovernment\t(x)\t(y)\t(X)\t(Y)\tConceptually cream.\t"
+            "Product and geography.\tneutral\tneutral\n"
+            "1\t1\t1e\ttelephone\t(x)\t(y)\t(X)\t(Y)\tyou know.\tYou know.\tentailment\tentailment\n",
+            "dev_matched.tsv": f"{MNLI_HEADER}\tlabel1\tlabel2\tgold_label\n"
+            "0\t2\t2c\tfiction\t(x)\t(y)\t(X)\t(Y)\tThe room.\tNo room.\tcontradiction\tneutral\t"
+            "contradiction\n",
+            "dev_mismatched.tsv": f"{MNLI_HEADER}\tlabel1\tgold_label\n"
+            "0\t3\t3e\tletters\t(x)\t(y)\t(X)\t(Y)\tDear friend.\tA letter.\t"
+            "entailment\tentailment\n",
+            "test_matched.tsv": f"{MNLI_HEADER}\n0\t4\t4\tslate\t(x)\t(y)\t(X)\t(Y)\tHi.\tHello.\n",
+        },
+        {
+            "train": [("Conceptually cream.", "Product and geography.", 1), ("you know.", "You know.", 0)],
+            "validation_matched": [("The room.", "No room.", 2)],
+            "validation_mismatched": [("Dear friend.", "A letter.", 0)],
+            "test_matched": [("Hi.", "Hello.", -1)],
+        },
     ),
     "qnli": (
-        {"train.tsv": "index\tquestion\tsentence\tlabel\n0\tWhen?\tIn 1990.\tentailment\n1\tWho?\tNo one knows.\t"
-                      "not_entailment\n",
-         "test.tsv": "index\tquestion\tsentence\n0\tWhere?\tHere.\n"},
+        {
+            "train.tsv": "index\tquestion\tsentence\tlabel\n0\tWhen?\tIn 1990.\tentailment\n1\tWho?\tNo one knows.\t"
+            "not_entailment\n",
+            "test.tsv": "index\tquestion\tsentence\n0\tWhere?\tHere.\n",
+        },
         {"train": [("When?", "In 1990.", 0), ("Who?", "No one knows.", 1)], "test": [("Where?", "Here.", -1)]},
     ),
     "rte": (
-        {"train.tsv": "index\tsentence1\tsentence2\tlabel\n0\tNo weapons found.\tWeapons found.\tnot_entailment\n",
-         "dev.tsv": "index\tsentence1\tsentence2\tlabel\n0\tThe pope died.\tA pope died.\tentailment\n"},
-        {"train": [("No weapons found.", "Weapons found.", 1)],
-         "validation": [("The pope died.", "A pope died.", 0)]},
+        {
+            "train.tsv": "index\tsentence1\tsentence2\tlabel\n0\tNo weapons found.\tWeapons found.\tnot_entailment\n",
+            "dev.tsv": "index\tsentence1\tsentence2\tlabel\n0\tThe pope died.\tA pope died.\tentailment\n",
+        },
+        {"train": [("No weapons found.", "Weapons found.", 1)], "validation": [("The pope died.", "A pope died.", 0)]},
     ),
     "snli": (
         # The original JSON lines and .txt TSV, and a GLUE-style TSV; "-" (no gold label) rows are dropped.
-        {"snli_1.0_train.jsonl": "\n".join(json.dumps(row) for row in [
-            {"gold_label": "neutral", "sentence1": "A person on a horse.", "sentence2": "A person trains.",
-             "annotator_labels": ["neutral"]},
-            {"gold_label": "-", "sentence1": "Unsure.", "sentence2": "Maybe.", "annotator_labels": ["neutral"]},
-            {"gold_label": "contradiction", "sentence1": "Kids smile.", "sentence2": "Kids frown.",
-             "annotator_labels": ["contradiction"]}]) + "\n",
-         "snli_1.0_dev.txt": f"{SNLI_TXT_HEADER}\nentailment\t(x)\t(y)\t(X)\t(Y)\tTwo dogs run.\tDogs run.\t1\t1e\t"
-                             "entailment\n",
-         "test.tsv": "index\tcaptionID\tpairID\tsentence1\tsentence2\tlabel1\tgold_label\n"
-                     "0\t1\t1n\tA man sleeps.\tA man is tired.\tneutral\tneutral\n"},
-        {"train": [("A person on a horse.", "A person trains.", 1), ("Kids smile.", "Kids frown.", 2)],
-         "validation": [("Two dogs run.", "Dogs run.", 0)], "test": [("A man sleeps.", "A man is tired.", 1)]},
+        {
+            "snli_1.0_train.jsonl": "\n".join(
+                json.dumps(row)
+                for row in [
+                    {
+                        "gold_label": "neutral",
+                        "sentence1": "A person on a horse.",
+                        "sentence2": "A person trains.",
+                        "annotator_labels": ["neutral"],
+                    },
+                    {
+                        "gold_label": "-",
+                        "sentence1": "Unsure.",
+                        "sentence2": "Maybe.",
+                        "annotator_labels": ["neutral"],
+                    },
+                    {
+                        "gold_label": "contradiction",
+                        "sentence1": "Kids smile.",
+                        "sentence2": "Kids frown.",
+                        "annotator_labels": ["contradiction"],
+                    },
+                ]
+            )
+            + "\n",
+            "snli_1.0_dev.txt": f"{SNLI_TXT_HEADER}\nentailment\t(x)\t(y)\t(X)\t(Y)\tTwo dogs run.\tDogs run.\t1\t1e\t"
+            "entailment\n",
+            "test.tsv": "index\tcaptionID\tpairID\tsentence1\tsentence2\tlabel1\tgold_label\n"
+            "0\t1\t1n\tA man sleeps.\tA man is tired.\tneutral\tneutral\n",
+        },
+        {
+            "train": [("A person on a horse.", "A person trains.", 1), ("Kids smile.", "Kids frown.", 2)],
+            "validation": [("Two dogs run.", "Dogs run.", 0)],
+            "test": [("A man sleeps.", "A man is tired.", 1)],
+        },
     ),
     "scitail": (
-        {"scitail_1.0_train.tsv": "Pluto rotates once every 6 days.\tEarth rotates once a day.\tneutral\n"
-                                  "Water boils at 100 C.\tWater boils at 100 degrees.\tentails\n",
-         "scitail_1.0_test.tsv": "Cells divide.\tCells split.\tentails\n"},
-        {"train": [("Pluto rotates once every 6 days.", "Earth rotates once a day.", 1),
-                   ("Water boils at 100 C.", "Water boils at 100 degrees.", 0)],
-         "test": [("Cells divide.", "Cells split.", 0)]},
+        {
+            "scitail_1.0_train.tsv": "Pluto rotates once every 6 days.\tEarth rotates once a day.\tneutral\n"
+            "Water boils at 100 C.\tWater boils at 100 degrees.\tentails\n",
+            "scitail_1.0_test.tsv": "Cells divide.\tCells split.\tentails\n",
+        },
+        {
+            "train": [
+                ("Pluto rotates once every 6 days.", "Earth rotates once a day.", 1),
+                ("Water boils at 100 C.", "Water boils at 100 degrees.", 0),
+            ],
+            "test": [("Cells divide.", "Cells split.", 0)],
+        },
     ),
 }
 
@@ -182,9 +249,18 @@ def test_spec_is_consistent(name, tmp_path):
 
 def test_paper_tasks_and_their_families():
     expected = {
-        "sst2": "classification", "cola": "classification", "mrpc": "similarity", "stsb": "similarity",
-        "qqp": "similarity", "mnli": "entailment", "qnli": "entailment", "rte": "entailment", "snli": "entailment",
-        "scitail": "entailment", "rocstories": "multiple_choice", "race": "multiple_choice",
+        "sst2": "classification",
+        "cola": "classification",
+        "mrpc": "similarity",
+        "stsb": "similarity",
+        "qqp": "similarity",
+        "mnli": "entailment",
+        "qnli": "entailment",
+        "rte": "entailment",
+        "snli": "entailment",
+        "scitail": "entailment",
+        "rocstories": "multiple_choice",
+        "race": "multiple_choice",
     }
     assert {name: TASKS[name].family for name in expected} == expected
     assert get_task("stsb").is_regression and get_task("stsb").num_labels == 1
@@ -253,9 +329,11 @@ def test_race_gives_one_example_per_question_with_four_options(tmp_path):
 
 @pytest.mark.parametrize(
     "change, message",
-    [({"options": [["a", "b", "c"], ["a", "b", "c", "d"]]}, "3 options"),
-     ({"answers": ["B", "E"]}, "answer 'E'"),
-     ({"answers": ["B"]}, "different lengths")],
+    [
+        ({"options": [["a", "b", "c"], ["a", "b", "c", "d"]]}, "3 options"),
+        ({"answers": ["B", "E"]}, "answer 'E'"),
+        ({"answers": ["B"]}, "different lengths"),
+    ],
 )
 def test_race_rejects_malformed_passages(change, message, tmp_path):
     write_race(tmp_path, "train", "high", "1.txt", {**RACE_PASSAGE, **change})
@@ -283,11 +361,17 @@ def test_story_cloze_reads_endings_and_labels(tmp_path):
     assert data["test"].column_names == list(spec.columns)
     # AnswerRightEnding 1 / 2 -> label 0 / 1; the comma inside the first sentence survives the CSV quoting.
     assert as_rows(data["test"], spec)[0] == (
-        "Story 2 starts, calmly.", "Then", "more", "happens.", "Ending A2.", "Ending B2.", 0
+        "Story 2 starts, calmly.",
+        "Then",
+        "more",
+        "happens.",
+        "Ending A2.",
+        "Ending B2.",
+        0,
     )
     assert data["test"]["label"] == [0, 1, 0]
     for row in data["train"].select(range(20)):
-        story = int(row["ending0"][len("Ending A"):-1])
+        story = int(row["ending0"][len("Ending A") : -1])
         assert row["sentence1"] == f"Story {story} starts, calmly." and row["label"] == story % 2
 
 
@@ -299,7 +383,7 @@ def test_story_cloze_split_is_the_released_one(tmp_path):
     assert second["validation"]["ending0"] == first["validation"]["ending0"]
 
     def story_ids(split):
-        return [int(ending[len("Ending A"):-1]) for ending in split["ending0"]]
+        return [int(ending[len("Ending A") : -1]) for ending in split["ending0"]]
 
     train, validation = story_ids(first["train"]), story_ids(first["validation"])
     assert sorted(train + validation) == list(range(1871))
@@ -341,18 +425,33 @@ def test_missing_files_are_named(tmp_path):
 @pytest.mark.parametrize(
     "name, files, message",
     [
-        ("sst2", {"train.tsv": "text\tlabel\nfine\t1\n"},
-         r"lacks the column\(s\) \['sentence'\]; its columns are \['text', 'label'\]"),
+        (
+            "sst2",
+            {"train.tsv": "text\tlabel\nfine\t1\n"},
+            r"lacks the column\(s\) \['sentence'\]; its columns are \['text', 'label'\]",
+        ),
         ("sst2", {"train.tsv": "sentence\nfine\n"}, r"lacks the column\(s\) \['label'\]"),
-        ("sst2", {"train.tsv": "sentence\tlabel\nfine\t2\n"},
-         r"unexpected label\(s\) \['2'\]; sst2 labels are \['0', '1'\]"),
-        ("rte", {"dev.tsv": "index\tsentence1\tsentence2\tlabel\n0\ta\tb\tmaybe\n"},
-         r"unexpected label\(s\) \['maybe'\]"),
+        (
+            "sst2",
+            {"train.tsv": "sentence\tlabel\nfine\t2\n"},
+            r"unexpected label\(s\) \['2'\]; sst2 labels are \['0', '1'\]",
+        ),
+        (
+            "rte",
+            {"dev.tsv": "index\tsentence1\tsentence2\tlabel\n0\ta\tb\tmaybe\n"},
+            r"unexpected label\(s\) \['maybe'\]",
+        ),
         ("stsb", {"train.tsv": f"{STSB_HEADER}\tscore\n0\tg\tf\ty\t1\tn\tn\ta\tb\thigh\n"}, "not numbers"),
-        ("cola", {"train.tsv": "gj04\t1\tA sentence.\n"},
-         r"has 3 tab-separated columns; expected 4 \(source, label, mark, sentence\)"),
-        ("qqp", {"train.tsv": "id\tqid1\tqid2\tquestion1\tquestion2\tis_duplicate\n0\t1\t2\ta\tb\t1\textra\tmore\n"},
-         "cannot read"),
+        (
+            "cola",
+            {"train.tsv": "gj04\t1\tA sentence.\n"},
+            r"has 3 tab-separated columns; expected 4 \(source, label, mark, sentence\)",
+        ),
+        (
+            "qqp",
+            {"train.tsv": "id\tqid1\tqid2\tquestion1\tquestion2\tis_duplicate\n0\t1\t2\ta\tb\t1\textra\tmore\n"},
+            "cannot read",
+        ),
     ],
 )
 def test_wrong_columns_and_labels_name_the_file(name, files, message, tmp_path):
@@ -422,10 +521,15 @@ def test_hub_scitail_encodes_string_labels(fake_hub):
 
 def test_hub_race_matches_the_local_layout(fake_hub, tmp_path):
     questions = RACE_PASSAGE["questions"]
-    calls = fake_hub(validation={
-        "example_id": ["high1.txt"] * 2, "article": [RACE_PASSAGE["article"]] * 2, "question": questions,
-        "options": RACE_PASSAGE["options"], "answer": RACE_PASSAGE["answers"],
-    })
+    calls = fake_hub(
+        validation={
+            "example_id": ["high1.txt"] * 2,
+            "article": [RACE_PASSAGE["article"]] * 2,
+            "question": questions,
+            "options": RACE_PASSAGE["options"],
+            "answer": RACE_PASSAGE["answers"],
+        }
+    )
     hub = load_task_dataset("race_high", splits=["validation"])
     assert calls[0][0] == ("ehovy/race", "high")
     write_race(tmp_path, "dev", "high", "1.txt", RACE_PASSAGE)
@@ -444,7 +548,8 @@ def test_metric_fn_takes_the_argmax_of_logits():
     assert result == pytest.approx({"accuracy": 0.75, "f1": 2 / 3})
     # Extra model outputs after the logits are ignored; class ids from preprocess_logits_for_metrics work too.
     assert compute(EvalPrediction(predictions=(logits, np.zeros((4, 7))), label_ids=np.array([1, 0, 1, 0]))) == {
-        "accuracy": 1.0, "f1": 1.0
+        "accuracy": 1.0,
+        "f1": 1.0,
     }
     class_ids = EvalPrediction(predictions=np.array([1, 1, 1, 1]), label_ids=np.array([1, 0, 1, 0]))
     assert compute(class_ids)["accuracy"] == 0.5

@@ -22,7 +22,7 @@ CORPUS = [
     "The quick brown fox jumps over the lazy dog.",
     "I don't think the dog minds; it's a lazy dog!",
     "Lower, lowest, newer and newest: the fox was quicker than the dog.",
-    "She said \"hello\" to the fox (and the dog) at 3.5 o'clock...",
+    'She said "hello" to the fox (and the dog) at 3.5 o\'clock...',
 ]
 SPECIAL = ["_start_", "_delimiter_", "_classify_", "<pad>"]
 
@@ -57,8 +57,9 @@ def test_training_twice_on_the_same_text_gives_the_same_ids():
     to a fixed layout: `<unk>`, the base symbols sorted, then each merge's result in merge order."""
     rng = random.Random(0)
     letters = "abcdefghijklmnopqrstuvwxyz"
-    texts = [" ".join("".join(rng.choice(letters) for _ in range(rng.randint(1, 6))) for _ in range(12))
-             for _ in range(300)]
+    texts = [
+        " ".join("".join(rng.choice(letters) for _ in range(rng.randint(1, 6))) for _ in range(12)) for _ in range(300)
+    ]
     trained = [train_gpt1_tokenizer(iter(texts), vocab_size=200, show_progress=False) for _ in range(4)]
     vocabularies = [tokenizer.get_vocab() for tokenizer in trained]
     assert all(vocabulary == vocabularies[0] for vocabulary in vocabularies)
@@ -134,9 +135,7 @@ def test_without_task_template_add_special_tokens_adds_nothing(tokenizer):
 
 
 def test_classification_template_writes_gpt_layout(corpus_file):
-    tokenizer = train_gpt1_tokenizer(
-        corpus_file, vocab_size=150, show_progress=False, task_template="classification"
-    )
+    tokenizer = train_gpt1_tokenizer(corpus_file, vocab_size=150, show_progress=False, task_template="classification")
     plain_a = tokenizer("the fox", add_special_tokens=False)["input_ids"]
     plain_b = tokenizer("a lazy dog", add_special_tokens=False)["input_ids"]
     start, delimiter, extract = tokenizer.start_token_id, tokenizer.delimiter_token_id, tokenizer.extract_token_id

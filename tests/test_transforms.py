@@ -13,6 +13,7 @@ from modeling_gpt1.transforms import (
     similarity,
 )
 
+
 S = SpecialTokenIds(start=1, delimiter=2, extract=3, pad=0)
 START, DELIM, EXTRACT = S.start, S.delimiter, S.extract
 
@@ -152,8 +153,17 @@ def test_bad_arguments():
 
 
 def test_special_ids_from_config():
-    config = GPT1Config(vocab_size=100, n_positions=64, n_embd=32, n_layer=2, n_head=4,
-                        start_token_id=90, delimiter_token_id=91, extract_token_id=92, pad_token_id=93)
+    config = GPT1Config(
+        vocab_size=100,
+        n_positions=64,
+        n_embd=32,
+        n_layer=2,
+        n_head=4,
+        start_token_id=90,
+        delimiter_token_id=91,
+        extract_token_id=92,
+        pad_token_id=93,
+    )
     assert SpecialTokenIds.from_config(config) == SpecialTokenIds(start=90, delimiter=91, extract=92, pad=93)
 
 
@@ -205,8 +215,9 @@ def test_missing_special_tokens_on_tokenizer_is_a_clear_error():
 def test_transform_classification(tokenizer):
     special = SpecialTokenIds.from_tokenizer(tokenizer)
     data = Dataset.from_dict({"sentence": ["the cat sat", ""], "label": [1, 0]})
-    out = data.map(InputTransform(tokenizer, "classification", "sentence"), batched=True,
-                   remove_columns=data.column_names)
+    out = data.map(
+        InputTransform(tokenizer, "classification", "sentence"), batched=True, remove_columns=data.column_names
+    )
     assert out["input_ids"] == [
         [special.start, *encode(tokenizer, "the cat sat"), special.extract],
         [special.start, special.extract],
@@ -220,18 +231,27 @@ def test_transform_entailment_truncates_to_max_length(tokenizer):
     transform = InputTransform(tokenizer, "entailment", ["premise", "hypothesis"], max_length=8)
     out = data.map(transform, batched=True, remove_columns=data.column_names)
     assert out["input_ids"] == [
-        [special.start, *encode(tokenizer, "the cat sat"), special.delimiter, *encode(tokenizer, "a cat"),
-         special.extract]
+        [
+            special.start,
+            *encode(tokenizer, "the cat sat"),
+            special.delimiter,
+            *encode(tokenizer, "a cat"),
+            special.extract,
+        ]
     ]
     assert out["labels"] == [2]
 
 
 def test_transform_similarity_gives_two_orderings_and_float_labels(tokenizer):
     special = SpecialTokenIds.from_tokenizer(tokenizer)
-    data = Dataset.from_dict({"sentence1": ["the cat", "a dog ran"], "sentence2": ["a dog", "the dog"],
-                              "score": [0.5, 4.25]})
-    out = data.map(InputTransform(tokenizer, "similarity", ["sentence1", "sentence2"], label_field="score"),
-                   batched=True, remove_columns=data.column_names)
+    data = Dataset.from_dict(
+        {"sentence1": ["the cat", "a dog ran"], "sentence2": ["a dog", "the dog"], "score": [0.5, 4.25]}
+    )
+    out = data.map(
+        InputTransform(tokenizer, "similarity", ["sentence1", "sentence2"], label_field="score"),
+        batched=True,
+        remove_columns=data.column_names,
+    )
     a, b = encode(tokenizer, "the cat"), encode(tokenizer, "a dog")
     assert out[0]["input_ids"] == [
         [special.start, *a, special.delimiter, *b, special.extract],
@@ -242,12 +262,14 @@ def test_transform_similarity_gives_two_orderings_and_float_labels(tokenizer):
 
 def test_transform_multiple_choice_with_joined_context_and_a_list_column(tokenizer):
     special = SpecialTokenIds.from_tokenizer(tokenizer)
-    data = Dataset.from_dict({
-        "article": ["the cat sat", "a dog ran"],
-        "question": ["on the mat", "yes"],
-        "options": [["yes", "no", "maybe"], ["no", "yes", "the dog"]],
-        "label": [0, 2],
-    })
+    data = Dataset.from_dict(
+        {
+            "article": ["the cat sat", "a dog ran"],
+            "question": ["on the mat", "yes"],
+            "options": [["yes", "no", "maybe"], ["no", "yes", "the dog"]],
+            "label": [0, 2],
+        }
+    )
     transform = InputTransform(tokenizer, "multiple_choice", ["article", "question"], answer_fields="options")
     out = data.map(transform, batched=True, remove_columns=data.column_names)
     context = encode(tokenizer, "a dog ran yes")
@@ -261,10 +283,18 @@ def test_transform_multiple_choice_with_joined_context_and_a_list_column(tokeniz
 
 def test_transform_multiple_choice_with_one_column_per_answer(tokenizer):
     special = SpecialTokenIds.from_tokenizer(tokenizer)
-    data = Dataset.from_dict({"s1": ["the cat"], "s2": ["sat on"], "end1": ["the mat"], "end2": ["a dog"],
-                              "answer": [1]})
-    transform = InputTransform(tokenizer, "multiple_choice", ["s1", "s2"], answer_fields=["end1", "end2"],
-                               label_field="answer", truncation="per_segment", max_length=8)
+    data = Dataset.from_dict(
+        {"s1": ["the cat"], "s2": ["sat on"], "end1": ["the mat"], "end2": ["a dog"], "answer": [1]}
+    )
+    transform = InputTransform(
+        tokenizer,
+        "multiple_choice",
+        ["s1", "s2"],
+        answer_fields=["end1", "end2"],
+        label_field="answer",
+        truncation="per_segment",
+        max_length=8,
+    )
     out = data.map(transform, batched=True, remove_columns=data.column_names)
     # per_segment with max_length 8: each part keeps at most 8 // 2 - 2 = 2 tokens.
     context = encode(tokenizer, "the cat")

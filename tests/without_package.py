@@ -9,6 +9,7 @@ from pathlib import Path
 
 import torch
 
+
 CHILD = textwrap.dedent(
     """
     import importlib.abc
@@ -54,7 +55,11 @@ def load_without_package(auto_class: str, folder: Path, input_ids, logits, workd
     }
     result = subprocess.run(
         [sys.executable, str(workdir / "child.py"), auto_class, str(folder), str(workdir / "expected.pt")],
-        cwd=workdir, env=env, capture_output=True, text=True, timeout=300,
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     module, name = result.stdout.split()[-2:]

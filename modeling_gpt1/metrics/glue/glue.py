@@ -19,16 +19,29 @@ import numpy as np
 from scipy.stats import pearsonr, spearmanr
 from sklearn.metrics import f1_score, matthews_corrcoef
 
+
 _ACCURACY_TASKS = (
-    "sst2", "mnli", "mnli_matched", "mnli_mismatched", "qnli", "rte", "wnli", "hans",
-    "snli", "scitail", "rocstories", "race", "race_middle", "race_high",
+    "sst2",
+    "mnli",
+    "mnli_matched",
+    "mnli_mismatched",
+    "qnli",
+    "rte",
+    "wnli",
+    "hans",
+    "snli",
+    "scitail",
+    "rocstories",
+    "race",
+    "race_middle",
+    "race_high",
 )
 METRIC_NAMES = {
     "cola": ("matthews_correlation",),
     "stsb": ("pearson", "spearmanr"),
     "mrpc": ("accuracy", "f1"),
     "qqp": ("accuracy", "f1"),
-    **{task: ("accuracy",) for task in _ACCURACY_TASKS},
+    **dict.fromkeys(_ACCURACY_TASKS, ("accuracy",)),
 }
 
 _DESCRIPTION = __doc__
