@@ -4,8 +4,15 @@ from transformers import PreTrainedConfig
 from transformers.activations import ACT2FN
 
 
-# The config fields holding the ids of GPT's fine-tuning tokens, in vocabulary order.
-SPECIAL_TOKEN_IDS = ("start_token_id", "delimiter_token_id", "extract_token_id", "pad_token_id")
+# GPT's fine-tuning tokens (paper section 3.3, names of the released code) and a padding token, in vocabulary order:
+# the config field holding each id, and the token's text. The one source of these names and of their order.
+SPECIAL_TOKENS = {
+    "start_token_id": "_start_",
+    "delimiter_token_id": "_delimiter_",
+    "extract_token_id": "_classify_",
+    "pad_token_id": "<pad>",
+}
+SPECIAL_TOKEN_IDS = tuple(SPECIAL_TOKENS)
 
 
 class GPT1Config(PreTrainedConfig):
@@ -106,4 +113,4 @@ class GPT1Config(PreTrainedConfig):
                 )
 
 
-__all__ = ["GPT1Config", "SPECIAL_TOKEN_IDS"]
+__all__ = ["GPT1Config", "SPECIAL_TOKENS", "SPECIAL_TOKEN_IDS"]

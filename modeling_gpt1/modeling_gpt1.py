@@ -29,6 +29,10 @@ from transformers.pytorch_utils import Conv1D
 from .configuration_gpt1 import GPT1Config
 
 
+# Targets with this value are left out of every loss (PyTorch's and Transformers' convention).
+IGNORE_INDEX = -100
+
+
 # Rows (batch x new tokens) up to which a CPU product splits its input dimension across threads: decoding steps,
 # beams and short prompts, where one BLAS call leaves a core idle; longer inputs are compute-bound and well threaded.
 FEW_ROWS = 64
@@ -497,12 +501,12 @@ class GPT1TaskHeadModel(GPT1PreTrainedModel):
             )
         labels = labels.view(-1).long()
         n_classes = logits.shape[-1]
-        if bool(((labels < 0) & (labels != -100)).any() or (labels >= n_classes).any()):
+        if bool(((labels < 0) & (labels != IGNORE_INDEX)).any() or (labels >= n_classes).any()):
             raise ValueError(
                 f"labels {labels.tolist()} out of range: {type(self).__name__} predicts {n_classes} "
-                f"{'answers' if self.needs_sequence_dim else 'classes'} (valid: 0..{n_classes - 1}, or -100 to ignore)"
+                f"{'answers' if self.needs_sequence_dim else 'classes'} (valid: 0..{n_classes - 1}, or {IGNORE_INDEX} to ignore)"
             )
-        return F.cross_entropy(logits, labels, ignore_index=-100)
+        return F.cross_entropy(logits, labels, ignore_index=IGNORE_INDEX)
 
     def problem_type(self, labels) -> str:
         """`config.problem_type` when set, else inferred as Transformers' classification heads do: regression for one
