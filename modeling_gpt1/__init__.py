@@ -22,6 +22,8 @@ from .transfer import load_with_transferred_layers
 from .transforms import FAMILIES, InputTransform, SpecialTokenIds
 
 
+__version__ = "0.1.0"  # the one source of the version: pyproject.toml reads it
+
 # Each Auto class and the classes it resolves "gpt1" to. With two, Transformers picks the one named in
 # config.architectures (a language model's checkpoint gets the first).
 AUTO_CLASSES = {
@@ -52,6 +54,7 @@ def register_auto_classes() -> None:
 register_auto_classes()
 
 __all__ = [
+    "__version__",
     "register_auto_classes",
     "GPT1Config",
     "GPT1Model",
