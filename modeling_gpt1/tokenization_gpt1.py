@@ -25,25 +25,20 @@ from tokenizers.trainers import BpeTrainer
 from transformers import AutoTokenizer, PreTrainedTokenizerFast
 from transformers.utils import logging
 
-from .configuration_gpt1 import GPT1Config
+from .configuration_gpt1 import SPECIAL_TOKENS, GPT1Config
 
 
 logger = logging.get_logger(__name__)
 
-START_TOKEN = "_start_"
-DELIMITER_TOKEN = "_delimiter_"
-EXTRACT_TOKEN = "_classify_"
-PAD_TOKEN = "<pad>"
+# Fine-tuning appends these after the BPE vocabulary, in this order (40478..40481 for the released vocabulary):
+# tokenizer attribute (`start_token`) -> token text, from the config's `SPECIAL_TOKENS` (`start_token_id` -> text).
+GPT1_SPECIAL_TOKENS = {field.removesuffix("_id"): token for field, token in SPECIAL_TOKENS.items()}
+START_TOKEN = GPT1_SPECIAL_TOKENS["start_token"]
+DELIMITER_TOKEN = GPT1_SPECIAL_TOKENS["delimiter_token"]
+EXTRACT_TOKEN = GPT1_SPECIAL_TOKENS["extract_token"]
+PAD_TOKEN = GPT1_SPECIAL_TOKENS["pad_token"]
 UNK_TOKEN = "<unk>"
 END_OF_WORD = "</w>"
-
-# Fine-tuning appends these after the BPE vocabulary, in this order (40478..40481 for the released vocabulary).
-GPT1_SPECIAL_TOKENS = {
-    "start_token": START_TOKEN,
-    "delimiter_token": DELIMITER_TOKEN,
-    "extract_token": EXTRACT_TOKEN,
-    "pad_token": PAD_TOKEN,
-}
 
 TASK_TEMPLATES = ("classification",)
 
@@ -134,6 +129,18 @@ class GPT1Tokenizer(PreTrainedTokenizerFast):
         task_template: `None` (plain text, for language modelling) or `"classification"`, which makes the tokenizer
             itself write GPT's layout: `_start_ A _classify_` for one text, `_start_ A _delimiter_ B _classify_` for
             a pair. Saved in `tokenizer_config.json`; change it with `set_task_template`.
+
+    Other keyword arguments go to `PreTrainedTokenizerFast`, with two defaults of this class:
+
+    - `split_special_tokens=True`: text is always text. A special token's string inside it (`"_classify_"`) is
+      tokenised as ordinary words, never as the special id, so only the task template (or GPT's input
+      transformations) places `_start_`, `_delimiter_` and `_classify_`. Pass `False` to match them in text.
+    - `padding_side`: `"left"` without a task template, so that a batch of prompts generates as each prompt alone;
+      `"right"` with the classification template, as for Transformers' classification models (the heads read the
+      first `_classify_` state and count positions over real tokens, so either side gives the same results).
+
+    Raises:
+        ValueError: an unknown `task_template`, or a merge or `unk_token` that the vocabulary lacks.
     """
 
     vocab_files_names = {"tokenizer_file": "tokenizer.json"}
@@ -159,6 +166,8 @@ class GPT1Tokenizer(PreTrainedTokenizerFast):
         **kwargs,
     ):
         _check_task_template(task_template)
+        kwargs.setdefault("split_special_tokens", True)
+        kwargs.setdefault("padding_side", _padding_side(task_template))
         kwargs.setdefault("model_max_length", 512)  # GPT-1's context, so truncation=True cuts where the model must
         tokenizer_object = kwargs.pop("tokenizer_object", None)
         tokenizer_file = kwargs.pop("tokenizer_file", None)
@@ -197,9 +206,11 @@ class GPT1Tokenizer(PreTrainedTokenizerFast):
         return super().convert_to_native_format(trust_remote_code=True, **kwargs)
 
     def set_task_template(self, task_template: str | None) -> None:
-        """Switch what `add_special_tokens=True` writes: nothing (`None`) or GPT's `"classification"` layout."""
+        """Switch what `add_special_tokens=True` writes: nothing (`None`) or GPT's `"classification"` layout, and the
+        padding side with it (left for a language model, right for classification; see the class docstring)."""
         _check_task_template(task_template)
         self.task_template = task_template
+        self.padding_side = _padding_side(task_template)
         self.update_post_processor()
 
     def update_post_processor(self) -> None:
@@ -244,6 +255,11 @@ class GPT1Tokenizer(PreTrainedTokenizerFast):
         tokenizer = cls(vocab=vocab, merges=merges, unk_token=unk_token if unk_token in vocab else None, **kwargs)
         _warn_about_original_preprocessing()
         return tokenizer
+
+
+def _padding_side(task_template: str | None) -> str:
+    """Left for a language model's prompts (batched generation), right for a task template."""
+    return "left" if task_template is None else "right"
 
 
 def _check_task_template(task_template: str | None) -> None:

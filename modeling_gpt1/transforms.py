@@ -11,13 +11,15 @@ from dataclasses import dataclass, fields
 
 from transformers.tokenization_utils_base import VERY_LARGE_INTEGER
 
+from .configuration_gpt1 import SPECIAL_TOKENS
+
 
 FAMILIES = ("classification", "entailment", "similarity", "multiple_choice")
 TRUNCATIONS = ("longest_first", "per_segment")
 DEFAULT_MAX_LENGTH = 512  # GPT-1's context size, used when the tokenizer does not set one
 
-# Token strings of the project's special tokens, used in error messages.
-_TOKEN_NAMES = {"start": "_start_", "delimiter": "_delimiter_", "extract": "_classify_", "pad": "<pad>"}
+# Token text of each field of `SpecialTokenIds` (``start`` -> ``_start_``), for error messages.
+_TOKEN_NAMES = {field.removesuffix("_token_id"): token for field, token in SPECIAL_TOKENS.items()}
 
 
 @dataclass(frozen=True)
@@ -77,7 +79,7 @@ def similarity(
     The sentences have no inherent order, so the model reads both and adds the two extract states. They are
     truncated once, so both orderings hold the same tokens.
     """
-    a, b = _truncate([a, b], max_length, truncation)
+    a, b = _truncate([a, b], max_length, truncation, special)
     return [_join([a, b], special), _join([b, a], special)]
 
 
@@ -95,7 +97,7 @@ def multiple_choice(
 
 
 def _layout(segments, special, max_length, truncation):
-    return _join(_truncate(segments, max_length, truncation), special)
+    return _join(_truncate(segments, max_length, truncation, special), special)
 
 
 def _join(segments: list[list[int]], special: SpecialTokenIds) -> list[int]:
@@ -108,11 +110,15 @@ def _join(segments: list[list[int]], special: SpecialTokenIds) -> list[int]:
     return ids
 
 
-def _truncate(segments, max_length, truncation) -> list[list[int]]:
-    """Cut segment ends so that the segments and their ``len(segments) + 1`` special tokens fit `max_length`."""
+def _truncate(segments, max_length, truncation, special: SpecialTokenIds) -> list[list[int]]:
+    """Cut segment ends so that the segments and their ``len(segments) + 1`` special tokens fit `max_length`.
+
+    Raises TypeError for text instead of ids, ValueError for a segment holding a start, delimiter or extract id (only
+    the layout places those), an unknown `truncation`, or a `max_length` too small for the special tokens."""
     for segment in segments:
         if isinstance(segment, str):
             raise TypeError("the input transformations take token ids, not text: tokenize the text first")
+    _check_no_layout_tokens(segments, special)
     if truncation not in TRUNCATIONS:
         raise ValueError(f"truncation must be one of {TRUNCATIONS}, got {truncation!r}")
     n_special = len(segments) + 1
@@ -127,6 +133,18 @@ def _truncate(segments, max_length, truncation) -> list[list[int]]:
     if len(segments) == 1:
         return [segments[0][:budget]]
     return list(_longest_first(*segments, budget))
+
+
+def _check_no_layout_tokens(segments, special: SpecialTokenIds) -> None:
+    layout = {special.start: "start", special.delimiter: "delimiter", special.extract: "extract"}
+    for index, segment in enumerate(segments):
+        found = sorted({token for token in segment if token in layout})
+        if found:
+            names = ", ".join(f"{_TOKEN_NAMES[layout[token]]} (id {token})" for token in found)
+            raise ValueError(
+                f"segment {index} holds the special token(s) {names}: only the input transformation places them; "
+                "tokenize text with split_special_tokens=True and a vocabulary whose words are not special tokens"
+            )
 
 
 def _longest_first(first: list[int], second: list[int], budget: int):
@@ -207,10 +225,10 @@ class InputTransform:
     def __call__(self, batch: dict[str, list]) -> dict[str, list]:
         options = dict(special=self.special, max_length=self.max_length, truncation=self.truncation)
         if self.family == "multiple_choice":
-            contexts = self._tokenize([" ".join(parts) for parts in zip(*self._columns(batch, self.text_fields))])
+            contexts = self._tokenize([" ".join(parts) for parts in zip(*self._text_columns(batch, self.text_fields))])
             input_ids = [multiple_choice(c, a, **options) for c, a in zip(contexts, self._answers(batch))]
         else:
-            segments = [self._tokenize(column) for column in self._columns(batch, self.text_fields)]
+            segments = [self._tokenize(column) for column in self._text_columns(batch, self.text_fields)]
             layout = _SEQUENCE_LAYOUTS[self.family]
             input_ids = [layout(*example, **options) for example in zip(*segments)]
         output = {"input_ids": input_ids}
@@ -219,7 +237,9 @@ class InputTransform:
         return output
 
     def _tokenize(self, texts: list[str]) -> list[list[int]]:
-        return self.tokenizer(list(texts), add_special_tokens=False)["input_ids"]
+        """Token ids of plain text: special-token strings inside it (``_classify_``) are split as ordinary text,
+        so that only the layout places special tokens."""
+        return self.tokenizer(list(texts), add_special_tokens=False, split_special_tokens=True)["input_ids"]
 
     def _answers(self, batch) -> list[list[list[int]]]:
         """Tokenised answers per example, from one list-valued column or one column per answer."""
@@ -228,13 +248,28 @@ class InputTransform:
             if any(isinstance(answers, str) for answers in per_example):
                 raise TypeError(f"answer column {self.answer_fields!r} must hold lists of answers, not strings")
         else:
-            per_example = list(zip(*self._columns(batch, self.answer_fields)))
+            per_example = list(zip(*self._text_columns(batch, self.answer_fields)))
+        for answers in per_example:
+            self._check_texts(answers, self.answer_fields)
         flat = self._tokenize([answer for answers in per_example for answer in answers])
         grouped, start = [], 0
         for answers in per_example:
             grouped.append(flat[start : start + len(answers)])
             start += len(answers)
         return grouped
+
+    @classmethod
+    def _text_columns(cls, batch, names) -> list[list[str]]:
+        columns = cls._columns(batch, names)
+        for name, column in zip(names, columns):
+            cls._check_texts(column, name)
+        return columns
+
+    @staticmethod
+    def _check_texts(texts, column) -> None:
+        for text in texts:
+            if not isinstance(text, str):
+                raise TypeError(f"text column {column!r} must hold strings, got {type(text).__name__} {text!r}")
 
     @staticmethod
     def _columns(batch, names) -> list[list]:

@@ -94,12 +94,39 @@ def test_training_from_an_iterator_of_batches_sees_the_same_text_as_the_file(cor
     assert from_iterator.decode(from_iterator(text)["input_ids"]) == text
 
 
-def test_each_special_token_is_one_id_even_inside_text(tokenizer):
+def test_special_token_strings_in_text_stay_text(tokenizer):
+    """Only the task template or the input transformations place special tokens: their strings in user text are
+    tokenised as ordinary words (`split_special_tokens=True`, the class default), with or without a template."""
+    special_ids = {tokenizer.convert_tokens_to_ids(token) for token in SPECIAL}
+    text = "_start_ the dog _delimiter_ a fox _classify_ <pad>"
+    assert not special_ids & set(tokenizer(text)["input_ids"])
     for token in SPECIAL:
-        assert tokenizer.tokenize(token) == [token]
-    ids = tokenizer("_start_ the dog _delimiter_ a fox _classify_")["input_ids"]
+        assert tokenizer.convert_ids_to_tokens(tokenizer.convert_tokens_to_ids(token)) == token
+    classifier = GPT1Tokenizer(tokenizer_object=tokenizer.backend_tokenizer, task_template="classification")
+    ids = classifier("the cat _classify_ on the mat")["input_ids"]
+    assert ids[0] == classifier.start_token_id and ids.count(classifier.extract_token_id) == 1
+    assert ids[-1] == classifier.extract_token_id
+    pair = classifier("a _delimiter_ b", "c _start_")["input_ids"]
+    assert pair.count(classifier.delimiter_token_id) == 1 and pair.count(classifier.start_token_id) == 1
+    # Opting out matches them in text again, as Transformers' tokenizers do by default.
+    ids = tokenizer("_start_ the dog _classify_", split_special_tokens=False)["input_ids"]
     assert ids[0] == tokenizer.start_token_id and ids[-1] == tokenizer.extract_token_id
-    assert ids.count(tokenizer.delimiter_token_id) == 1
+
+
+def test_padding_side_follows_the_template(tokenizer, tmp_path):
+    """A language model's tokenizer pads on the left (batched generation); the classification template on the
+    right, as Transformers' classification models do."""
+    assert tokenizer.padding_side == "left"
+    batch = tokenizer(["the dog", "the lazy brown dog"], padding=True)["attention_mask"]
+    assert batch[0][0] == 0 and batch[0][-1] == 1
+    classifier = GPT1Tokenizer(tokenizer_object=tokenizer.backend_tokenizer, task_template="classification")
+    assert classifier.padding_side == "right"
+    classifier.set_task_template(None)
+    assert classifier.padding_side == "left"
+    classifier.set_task_template("classification")
+    classifier.save_pretrained(tmp_path)
+    reloaded = AutoTokenizer.from_pretrained(tmp_path)
+    assert reloaded.padding_side == "right" and reloaded.split_special_tokens
 
 
 def test_decode_round_trip_is_lower_cased_text(tokenizer):

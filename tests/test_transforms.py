@@ -4,6 +4,7 @@ from tokenizers import Tokenizer, models, pre_tokenizers
 from transformers import PreTrainedTokenizerFast
 
 from modeling_gpt1 import GPT1Config
+from modeling_gpt1.tokenization_gpt1 import add_gpt1_special_tokens
 from modeling_gpt1.transforms import (
     InputTransform,
     SpecialTokenIds,
@@ -331,3 +332,54 @@ def test_transform_bad_arguments(tokenizer):
     answers_as_text = InputTransform(tokenizer, "multiple_choice", "context", answer_fields="ending")
     with pytest.raises(TypeError, match="lists of answers"):
         answers_as_text({"context": ["the cat"], "ending": ["sat"], "label": [0]})
+
+
+def make_added_tokens_tokenizer():
+    """Words in the vocabulary, GPT-1's tokens added as special tokens (as `add_gpt1_special_tokens` does)."""
+    vocab = {token: i for i, token in enumerate(["<unk>", "_", *WORDS])}
+    backend = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
+    backend.pre_tokenizer = pre_tokenizers.Whitespace()
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=backend, unk_token="<unk>")
+    add_gpt1_special_tokens(tokenizer)
+    return tokenizer
+
+
+@pytest.mark.parametrize(
+    "family, columns",
+    [
+        ("classification", {"sentence": ["the cat _classify_ on the mat"]}),
+        ("entailment", {"premise": ["the _delimiter_ cat"], "hypothesis": ["_start_ a dog _classify_"]}),
+        ("similarity", {"a": ["_classify_"], "b": ["<pad> _delimiter_"]}),
+    ],
+)
+def test_special_token_strings_in_text_never_become_special_ids(family, columns):
+    """User text holding `_classify_` (or another special token's string) is text: the transformation alone places
+    the special tokens, one start, one delimiter per pair, one extract at the end."""
+    tokenizer = make_added_tokens_tokenizer()
+    special = SpecialTokenIds.from_tokenizer(tokenizer)
+    transform = InputTransform(tokenizer, family, list(columns), label_field=None)
+    for sequence in _sequences(transform(columns)["input_ids"][0]):
+        assert sequence[0] == special.start and sequence[-1] == special.extract
+        assert sequence.count(special.extract) == 1 and sequence.count(special.start) == 1
+        assert sequence.count(special.delimiter) == (0 if family == "classification" else 1)
+        assert special.pad not in sequence
+
+
+def test_special_token_strings_in_answers_never_become_special_ids():
+    tokenizer = make_added_tokens_tokenizer()
+    special = SpecialTokenIds.from_tokenizer(tokenizer)
+    transform = InputTransform(tokenizer, "multiple_choice", "context", ["a0", "a1"], label_field=None)
+    batch = {"context": ["the cat _classify_"], "a0": ["_delimiter_ yes"], "a1": ["no _start_"]}
+    for sequence in transform(batch)["input_ids"][0]:
+        assert [sequence.count(i) for i in (special.start, special.delimiter, special.extract)] == [1, 1, 1]
+
+
+def test_text_that_the_vocabulary_maps_to_a_special_id_is_an_error():
+    """A vocabulary holding `_classify_` as a word would turn text into the special id: refused, never pooled."""
+    transform = InputTransform(make_tokenizer(), "classification", "sentence", label_field=None)
+    with pytest.raises(ValueError, match=r"segment 0 holds the special token\(s\) _classify_"):
+        transform({"sentence": ["the cat _classify_ on the mat"]})
+
+
+def _sequences(example):
+    return example if isinstance(example[0], list) else [example]
