@@ -12,8 +12,9 @@ import torch
 from torch.nn import functional as F
 from transformers import TrainerCallback
 from transformers.modeling_outputs import ModelOutput
+from transformers.trainer_pt_utils import nested_gather
 
-from .modeling_gpt1 import GPT1ForSequenceClassification, GPT1PreTrainedModel, GPT1TaskHeadModel
+from .modeling_gpt1 import IGNORE_INDEX, GPT1ForSequenceClassification, GPT1PreTrainedModel, GPT1TaskHeadModel
 
 
 PAPER_AUX_LM_COEF = 0.5
@@ -31,10 +32,13 @@ class AuxiliaryLMOutput(ModelOutput):
 
 def sequence_lm_loss(lm_logits: torch.Tensor, lm_labels: torch.Tensor) -> torch.Tensor:
     """Next-token cross-entropy averaged per sequence over its non-ignored targets, then over the sequences, as the
-    released fine-tuning code does (so short and long sequences weigh the same). `lm_labels` use -100 to ignore."""
+    released fine-tuning code does (so short and long sequences weigh the same). `lm_labels` use `IGNORE_INDEX` (-100)
+    to ignore."""
     logits, targets = lm_logits[:, :-1], lm_labels[:, 1:]
-    token_losses = F.cross_entropy(logits.transpose(1, 2).float(), targets, ignore_index=-100, reduction="none")
-    counts = (targets != -100).sum(dim=1)
+    token_losses = F.cross_entropy(
+        logits.transpose(1, 2).float(), targets, ignore_index=IGNORE_INDEX, reduction="none"
+    )
+    counts = (targets != IGNORE_INDEX).sum(dim=1)
     per_sequence = token_losses.sum(dim=1) / counts.clamp(min=1)
     return per_sequence[counts > 0].mean() if bool((counts > 0).any()) else per_sequence.sum() * 0.0
 
@@ -47,7 +51,7 @@ class GPT1WithAuxiliaryLM(GPT1PreTrainedModel):
             `GPT1TaskHeadModel`).
         aux_lm_coef: lambda; 0.5 in the paper, 0 gives the plain head's loss.
 
-    The batch may carry `lm_labels` (the collators make them: input ids with padding set to -100); without them the
+    The batch may carry `lm_labels` (the collators make them: input ids with padding set to `IGNORE_INDEX`); without them the
     targets are the input ids where `attention_mask` is 1. `save_pretrained` writes the wrapped head's checkpoint.
     Add `AuxiliaryLossCallback` to a Trainer to log the two parts of the loss.
     """
@@ -94,7 +98,9 @@ class GPT1WithAuxiliaryLM(GPT1PreTrainedModel):
     @staticmethod
     def _lm_targets(input_ids, attention_mask, lm_labels):
         if lm_labels is None:
-            lm_labels = input_ids if attention_mask is None else input_ids.masked_fill(attention_mask == 0, -100)
+            lm_labels = (
+                input_ids if attention_mask is None else input_ids.masked_fill(attention_mask == 0, IGNORE_INDEX)
+            )
         if lm_labels.shape != input_ids.shape:
             raise ValueError(
                 f"lm_labels has shape {tuple(lm_labels.shape)} but input_ids has {tuple(input_ids.shape)}"
@@ -106,13 +112,20 @@ class GPT1WithAuxiliaryLM(GPT1PreTrainedModel):
         self._loss_sums["lm_loss"] += lm_loss.detach() if lm_loss is not None else 0.0
         self._loss_steps += 1
 
-    def pop_loss_parts(self) -> dict[str, float]:
-        """Mean task and LM losses of the training forwards since the last call (empty if there were none)."""
+    def pop_loss_parts(self, parallel_mode=None) -> dict[str, float]:
+        """Mean task and LM losses of the training forwards since the last call (empty if there were none).
+
+        With `parallel_mode` (`TrainingArguments.parallel_mode`), the means are averaged over all processes, as
+        Trainer does for `loss` (`nested_gather`): every process must call this at the same step."""
         if self._loss_steps == 0:
             return {}
-        parts = {name: float(total) / self._loss_steps for name, total in self._loss_sums.items()}
+        names = list(self._loss_sums)
+        means = torch.stack([torch.as_tensor(self._loss_sums[name], dtype=torch.float32) for name in names])
+        means = means.to(self.device) / self._loss_steps
+        if parallel_mode is not None:
+            means = nested_gather(means, parallel_mode).view(-1, len(names)).mean(dim=0)
         self._reset_loss_parts()
-        return parts
+        return dict(zip(names, means.tolist()))
 
     def _reset_loss_parts(self):
         self._loss_sums = {"task_loss": 0.0, "lm_loss": 0.0}
@@ -126,13 +139,19 @@ class GPT1WithAuxiliaryLM(GPT1PreTrainedModel):
     def from_pretrained(
         cls, pretrained_model_name_or_path, *args, head_class=None, aux_lm_coef=PAPER_AUX_LM_COEF, **kwargs
     ):
-        """Load a task head (`head_class`, default `GPT1ForSequenceClassification`) and wrap it."""
+        """Load a task head (`head_class`, default `GPT1ForSequenceClassification`) and wrap it. Other arguments go to
+        the head's `from_pretrained`; with `output_loading_info=True` this returns `(model, loading_info)` as it does."""
         head_class = head_class or GPT1ForSequenceClassification
-        return cls(head_class.from_pretrained(pretrained_model_name_or_path, *args, **kwargs), aux_lm_coef=aux_lm_coef)
+        loaded = head_class.from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
+        if kwargs.get("output_loading_info", False):
+            head, loading_info = loaded
+            return cls(head, aux_lm_coef=aux_lm_coef), loading_info
+        return cls(loaded, aux_lm_coef=aux_lm_coef)
 
 
 class AuxiliaryLossCallback(TrainerCallback):
-    """Adds the mean `task_loss` and `lm_loss` since the previous log to every Trainer training log.
+    """Adds the mean `task_loss` and `lm_loss` since the previous log to every Trainer training log, averaged over
+    all processes as Trainer averages `loss`.
 
     Trainer calls callbacks in order, so pass it with `callbacks=[AuxiliaryLossCallback()]` to have the parts in
     `trainer.state.log_history` and in later loggers; `add_auxiliary_loss_logging(trainer)` puts it first so that
@@ -142,7 +161,7 @@ class AuxiliaryLossCallback(TrainerCallback):
         wrapper = getattr(model, "module", model)  # DDP keeps the model in `.module`
         if not isinstance(wrapper, GPT1WithAuxiliaryLM) or logs is None or "loss" not in logs:
             return
-        parts = wrapper.pop_loss_parts()
+        parts = wrapper.pop_loss_parts(parallel_mode=args.parallel_mode)  # averaged over processes, as `loss` is
         logs.update(parts)
         if state.log_history and state.log_history[-1].get("step") == state.global_step:
             state.log_history[-1].update(parts)

@@ -5,8 +5,7 @@ from typing import Any
 
 import torch
 
-
-IGNORE_INDEX = -100  # label value that PyTorch's cross-entropy (and Transformers' losses) skip
+from .modeling_gpt1 import IGNORE_INDEX
 
 
 @dataclass
@@ -18,7 +17,7 @@ class GPT1DataCollator:
     orderings of similarity, the answers of multiple choice). Every example of a batch needs the same number
     of choices. Returns ``input_ids``, ``attention_mask``, ``labels`` (when the features have ``labels`` or
     ``label``: long for class ids, float for regression scores) and, with `return_lm_labels`, ``lm_labels``:
-    the input ids with padding set to -100, the targets of the auxiliary language-modelling loss (the model
+    the input ids with padding set to `IGNORE_INDEX` (-100), the targets of the auxiliary language-modelling loss (the model
     shifts them, as with ``labels`` in a causal LM). Other feature keys are ignored.
 
     Args:
@@ -26,6 +25,11 @@ class GPT1DataCollator:
         max_length: the model's context size; longer sequences are an error, and padding never goes past it.
         pad_to_multiple_of: round the padded length up to a multiple of this (8 suits tensor cores).
         return_lm_labels: also return ``lm_labels``.
+
+    Raises (when called):
+        ValueError: an empty batch; a feature without ``input_ids``; single sequences mixed with lists of choices;
+            different numbers of choices; a sequence longer than `max_length`; a label on some features only.
+        TypeError: ``input_ids`` holding anything but integers (e.g. token strings: tokenize first).
     """
 
     pad_token_id: int
@@ -88,9 +92,18 @@ class GPT1DataCollator:
         if "input_ids" not in feature:
             raise ValueError(f"feature {index} has no input_ids (keys: {list(feature)})")
         ids = [_to_list(item) for item in _to_list(feature["input_ids"])]
-        if len(ids) > 0 and isinstance(ids[0], (list, tuple)):
-            return True, ids
-        return False, [ids]
+        nested = len(ids) > 0 and isinstance(ids[0], (list, tuple))
+        sequences = ids if nested else [ids]
+        for sequence in sequences:
+            if not isinstance(sequence, (list, tuple)):
+                raise TypeError(f"feature {index}: input_ids mixes token ids with lists of them (choices)")
+            bad = next((token for token in sequence if not _is_int(token)), None)
+            if bad is not None:
+                raise TypeError(
+                    f"feature {index}: input_ids must hold integer token ids, got {type(bad).__name__} {bad!r}: "
+                    "tokenize the text first (InputTransform)"
+                )
+        return nested, sequences
 
     def _padded_length(self, rows: list[list[int]]) -> int:
         longest = max(len(row) for row in rows)
@@ -105,13 +118,27 @@ class GPT1DataCollator:
 
     @staticmethod
     def _labels(features) -> torch.Tensor | None:
-        key = "labels" if "labels" in features[0] else "label" if "label" in features[0] else None
-        if key is None:
+        """The labels of every feature, or None when no feature has one; some features only is an error."""
+        keys = {
+            next((key for key in ("labels", "label") if feature.get(key) is not None), None) for feature in features
+        }
+        if keys == {None}:
             return None
-        if any(feature.get(key) is None for feature in features):
-            raise ValueError(f"some features of the batch have no {key!r}")
+        if len(keys) > 1:
+            without = [i for i, feature in enumerate(features) if feature.get("labels", feature.get("label")) is None]
+            if without:
+                raise ValueError(
+                    f"features {without[:10]} of the batch have no labels but others have them: label every "
+                    "example of a data set, or none"
+                )
+            raise ValueError("the batch mixes features with 'labels' and with 'label': use one name")
+        key = keys.pop()
         labels = torch.tensor([_to_list(feature[key]) for feature in features])
         return labels.float() if labels.is_floating_point() else labels.long()
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _to_list(value):

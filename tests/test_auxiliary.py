@@ -245,6 +245,15 @@ def test_from_pretrained_wraps_the_requested_head(tmp_path, head_class):
         assert torch.equal(wrapper.state_dict()[key], value), key
 
 
+def test_from_pretrained_returns_loading_info_when_asked(tmp_path):
+    """As `PreTrainedModel.from_pretrained`: `output_loading_info=True` gives `(model, loading_info)`."""
+    make_head(GPT1LMHeadModel).save_pretrained(tmp_path)
+    wrapper, info = GPT1WithAuxiliaryLM.from_pretrained(tmp_path, output_loading_info=True, num_labels=3)
+    assert isinstance(wrapper, GPT1WithAuxiliaryLM) and isinstance(wrapper.head, GPT1ForSequenceClassification)
+    assert set(info) >= {"missing_keys", "unexpected_keys"}
+    assert {"classifier.weight", "classifier.bias"} <= set(info["missing_keys"])  # the new linear layer W_y
+
+
 def test_loss_parts_are_recorded_in_training_only():
     head = make_head(
         GPT1ForSequenceClassification, resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0, classifier_dropout=0.0

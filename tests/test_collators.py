@@ -4,6 +4,7 @@ from datasets import Dataset
 
 from modeling_gpt1 import GPT1Config
 from modeling_gpt1.collators import GPT1DataCollator
+from modeling_gpt1.modeling_gpt1 import IGNORE_INDEX
 
 
 PAD = 0
@@ -23,7 +24,7 @@ def check_padding(batch, sequences):
         assert (row[n:] == PAD).all()
     flat_mask = mask.reshape(-1, ids.shape[-1])
     assert flat_mask.sum(-1).tolist() == [len(sequence) for sequence in sequences]
-    assert (lm[mask == 0] == -100).all()
+    assert (lm[mask == 0] == IGNORE_INDEX).all()
     assert torch.equal(lm[mask == 1], ids[mask == 1])
 
 
@@ -107,9 +108,37 @@ def test_missing_input_ids_and_empty_batch_are_errors():
         collate([])
 
 
-def test_labels_missing_from_some_features_is_an_error():
-    with pytest.raises(ValueError, match="'labels'"):
-        GPT1DataCollator(pad_token_id=PAD)([{"input_ids": seq(3), "labels": 1}, {"input_ids": seq(3)}])
+@pytest.mark.parametrize("labelled", [[True, False], [False, True], [False, False, True], [True, True, False]])
+def test_labels_missing_from_some_features_is_an_error_in_any_order(labelled):
+    """A batch with labels on some features only never drops them silently, whichever feature comes first."""
+    features = [{"input_ids": seq(3), **({"labels": 1} if has else {})} for has in labelled]
+    without = [i for i, has in enumerate(labelled) if not has]
+    with pytest.raises(ValueError, match=rf"features \{without}\ of the batch have no labels but others have them"):
+        GPT1DataCollator(pad_token_id=PAD)(features)
+
+
+def test_labels_none_counts_as_missing_and_label_names_must_agree():
+    with pytest.raises(ValueError, match=r"features \[0\] of the batch have no labels"):
+        GPT1DataCollator(pad_token_id=PAD)([{"input_ids": seq(3), "labels": None}, {"input_ids": seq(3), "labels": 1}])
+    with pytest.raises(ValueError, match="mixes features with 'labels' and with 'label'"):
+        GPT1DataCollator(pad_token_id=PAD)([{"input_ids": seq(3), "label": 0}, {"input_ids": seq(3), "labels": 1}])
+    batch = GPT1DataCollator(pad_token_id=PAD)([{"input_ids": seq(3), "label": 0}, {"input_ids": seq(3), "label": 1}])
+    assert batch["labels"].tolist() == [0, 1]
+
+
+@pytest.mark.parametrize(
+    "input_ids, shown",
+    [
+        (["the", "cat"], "str 'the'"),
+        ("the cat", "str 't'"),
+        ([[1, 2], ["a", "b"]], "str 'a'"),
+        ([1.0, 2.0], "float 1.0"),
+        ([[1, 2], 3], "mixes token ids with lists"),
+    ],
+)
+def test_token_strings_instead_of_ids_are_an_error(input_ids, shown):
+    with pytest.raises(TypeError, match=rf"feature 1: input_ids .*{shown}"):
+        GPT1DataCollator(pad_token_id=PAD)([{"input_ids": [5, 6]}, {"input_ids": input_ids}])
 
 
 def test_without_lm_labels_or_labels():
