@@ -199,7 +199,9 @@ class TableFiles(LocalFormat):
         names = self.headerless.get(path.name)
         try:
             if path.suffix == ".jsonl":
-                return pd.read_json(path, lines=True, dtype=False)
+                frame = pd.read_json(path, lines=True, dtype=False)
+                frame.attrs["first_line"] = 1  # the file line of row 0, for error messages
+                return frame
             with warnings.catch_warnings():
                 # A row with more fields than the header is malformed: pandas would drop them with a warning.
                 warnings.simplefilter("error", pd.errors.ParserWarning)
@@ -215,6 +217,7 @@ class TableFiles(LocalFormat):
                 )
         except (ValueError, pd.errors.ParserWarning) as error:  # pandas' parser errors name no file
             raise ValueError(f"cannot read {path}: {error}") from None
+        frame.attrs["first_line"] = 1 if names else 2  # the file line of row 0, for error messages
         if names:
             if frame.shape[1] != len(names):
                 raise ValueError(
@@ -348,7 +351,8 @@ def _normalise_frame(
         labels = frame[label_column].astype(str).str.strip()
         keep = ~labels.isin(skip_labels)
         frame, labels = frame[keep], labels[keep]
-        label = _encode_labels(labels, spec, label_values or spec.label_names, path)
+        first_line = frame.attrs.get("first_line", 2)
+        label = _encode_labels(labels, spec, label_values or spec.label_names, path, first_line)
     else:
         label = -1
     table = frame[list(columns)].rename(columns=columns).assign(label=label)
@@ -361,13 +365,24 @@ def _require_columns(frame: pd.DataFrame, columns, path: Path) -> None:
         raise ValueError(f"{path} lacks the column(s) {missing}; its columns are {list(frame.columns)}")
 
 
-def _encode_labels(values: pd.Series, spec: TaskSpec, label_values: Sequence[str], path: Path) -> pd.Series:
-    """Class ids from the labels as written in the file (floats for regression)."""
+def _encode_labels(
+    values: pd.Series, spec: TaskSpec, label_values: Sequence[str], path: Path, first_line: int = 2
+) -> pd.Series:
+    """Class ids from the labels as written in the file (floats for regression, which must be finite: NaN or inf is
+    a ValueError naming the file's lines, counted from `first_line`, the line of the frame's row 0)."""
     if spec.is_regression:
         try:
-            return values.astype("float32")
+            scores = values.astype("float32")
         except ValueError:
             raise ValueError(f"{path}: the label column holds values that are not numbers") from None
+        bad = ~np.isfinite(scores.to_numpy())
+        if bad.any():
+            rows = [f"line {first_line + int(index)} ({value!r})" for index, value in values[bad].head(5).items()]
+            raise ValueError(
+                f"{path}: {int(bad.sum())} label(s) are not finite numbers, at {', '.join(rows)}: "
+                f"{spec.name} scores must be real numbers"
+            )
+        return scores
     ids = {value: i for i, value in enumerate(label_values)}
     unknown = sorted(set(values) - set(ids))
     if unknown:

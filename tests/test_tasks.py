@@ -443,6 +443,17 @@ def test_missing_files_are_named(tmp_path):
         ),
         ("stsb", {"train.tsv": f"{STSB_HEADER}\tscore\n0\tg\tf\ty\t1\tn\tn\ta\tb\thigh\n"}, "not numbers"),
         (
+            "stsb",
+            {
+                "train.tsv": f"{STSB_HEADER}\tscore\n"
+                + "".join(
+                    f"{i}\tg\tf\ty\t1\tn\tn\ta\tb\t{s}\n"
+                    for i, s in enumerate(["1.5", "nan", "2", "inf", "-Infinity"])
+                )
+            },
+            r"3 label\(s\) are not finite numbers, at line 3 \('nan'\), line 5 \('inf'\), line 6 \('-Infinity'\)",
+        ),
+        (
             "cola",
             {"train.tsv": "gj04\t1\tA sentence.\n"},
             r"has 3 tab-separated columns; expected 4 \(source, label, mark, sentence\)",
