@@ -1,13 +1,18 @@
 """Publish a saved GPT-1 model folder to the Hugging Face Hub, and write its model card.
 
-    python -m modeling_gpt1.hub card runs/rte --results results.json --base_model me/gpt1
+    python -m modeling_gpt1.hub card runs/rte --results results.json --base_model me/gpt1 [--overwrite]
     python -m modeling_gpt1.hub push runs/rte me/gpt1-rte [--private] [--token T] [--commit_message M]
 
 `push` first checks that the folder loads from the Hub with `trust_remote_code=True` (config, safetensors weights,
 the code files its `auto_map` names, the tokenizer's files), then creates the repository if needed, writes a
 README.md card when the folder has none, and uploads the folder with `huggingface_hub.HfApi`. Trainer checkpoints
 and TensorBoard logs in the folder are left out. `--results` takes a JSON list of evaluation results, each
-`{"dataset": ..., "metric": ..., "value": ..., "config": ..., "split": ...}` (see `hub_card.render_model_card`).
+`{"dataset": ..., "metric": ..., "value": ..., "config": ..., "split": ...}` (see `modeling_gpt1.hub_card.render_model_card`).
+
+`card` does not replace a folder's existing README.md (the training scripts write one with the run's `model-index`,
+data sets and metrics) unless `--overwrite` is given. A user error (a missing or malformed file, an incomplete folder,
+an existing card) prints one `error: ...` line and exits with status 2; a Hub that cannot be reached or refuses the
+upload exits with status 1.
 """
 
 import argparse
@@ -20,7 +25,7 @@ from huggingface_hub import CommitInfo, HfApi, constants, is_offline_mode
 from huggingface_hub.errors import HfHubHTTPError
 from transformers.dynamic_module_utils import get_relative_imports
 
-from hub_card import write_model_card
+from .hub_card import write_model_card
 
 
 try:  # the HTTP client of huggingface_hub: httpx2 from version 2, httpx before
@@ -128,7 +133,7 @@ RUN_METRICS = {"loss", "task_loss", "lm_loss", "runtime", "samples_per_second", 
 
 
 def card_results(metrics: dict, dataset: str, task: str | None = None, split: str = "validation") -> list[dict]:
-    """Trainer's `eval_*` metrics as model-card results (`hub_card.render_model_card`'s `results`)."""
+    """Trainer's `eval_*` metrics as model-card results (`modeling_gpt1.hub_card.render_model_card`'s `results`)."""
     results = []
     for key, value in metrics.items():
         name = key.removeprefix("eval_")
@@ -222,9 +227,21 @@ def _missing_code_files(folder: Path, modules: set[str]) -> list[str]:
     return sorted(missing)
 
 
+class _OneLineParser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line on stderr (and exit status 2, as argparse's)."""
+
+    def error(self, message):
+        self.exit(USAGE_ERROR, f"error: {message} (see {self.prog} --help)\n")
+
+
+USAGE_ERROR = 2  # exit status of a user error: bad arguments, files or folders
+HUB_ERROR = 1  # exit status when the Hub cannot be reached or refuses the upload
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Command line: `card` writes a folder's README.md, `push` uploads the folder. Returns the exit status."""
-    parser = argparse.ArgumentParser(prog="python -m modeling_gpt1.hub", description=__doc__.split("\n\n")[0])
+    """Command line: `card` writes a folder's README.md, `push` uploads the folder. Returns the exit status: 0, or
+    `USAGE_ERROR` (2) for a user error, or `HUB_ERROR` (1) when the Hub fails; each error is one line on stderr."""
+    parser = _OneLineParser(prog="python -m modeling_gpt1.hub", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
 
     card = commands.add_parser("card", help="write the model card README.md into a saved model folder")
@@ -236,6 +253,11 @@ def main(argv: list[str] | None = None) -> int:
     card.add_argument("--pipeline_tag", help="override the pipeline tag inferred from config.json")
     card.add_argument("--model_name", help="title of the card (default: the folder's name)")
     card.add_argument("--repo_id", help="Hub repository used in the loading example")
+    card.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the folder's existing README.md (by default an existing card is kept and this is an error)",
+    )
 
     push = commands.add_parser("push", help="check a saved model folder and upload it to the Hub")
     push.add_argument("folder", help="the saved model folder")
@@ -248,6 +270,12 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         if args.command == "card":
+            existing = Path(args.folder) / "README.md"
+            if existing.is_file() and not args.overwrite:
+                raise FileExistsError(
+                    f"{existing} already exists (a card written by a training run holds its model-index, data sets "
+                    "and metrics): pass --overwrite to replace it"
+                )
             path = write_model_card(
                 args.folder,
                 results=_load_json_file(args.results, list, "--results"),
@@ -269,16 +297,32 @@ def main(argv: list[str] | None = None) -> int:
                 endpoint=args.endpoint,
             )
             print(f"Uploaded {args.folder} to {commit.repo_url}: {commit.commit_url}")
-    except (HubPushError, ValueError, TypeError, FileNotFoundError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
+    except HubPushError as error:
+        print(f"error: {_one_line(error)}", file=sys.stderr)
+        return HUB_ERROR
+    except (ValueError, TypeError, FileNotFoundError, FileExistsError) as error:
+        print(f"error: {_one_line(error)}", file=sys.stderr)
+        return USAGE_ERROR
     return 0
 
 
+def _one_line(error: Exception) -> str:
+    """The error's message on one line (an incomplete folder's list of problems is joined with '; ')."""
+    lines = [line.strip().removeprefix("- ") for line in str(error).splitlines() if line.strip()]
+    return (lines[0] + " " + "; ".join(lines[1:])) if len(lines) > 1 and lines[0].endswith(":") else "; ".join(lines)
+
+
 def _load_json_file(path: str | None, expected: type, option: str):
+    """The JSON content of the file an option names. Raises FileNotFoundError (no such file) or ValueError (not
+    JSON, or not of the `expected` type), naming the option and the file."""
     if path is None:
         return None
-    content = json.loads(Path(path).read_text(encoding="utf-8"))
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"{option} {path}: no such file")
+    try:
+        content = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ValueError(f"{option} {path} is not valid JSON: {error}") from None
     if not isinstance(content, expected):
         raise ValueError(f"{option} {path} must hold a JSON {expected.__name__}, got {type(content).__name__}")
     return content

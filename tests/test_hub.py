@@ -16,7 +16,6 @@ import yaml
 from conftest import make_config
 from huggingface_hub import ModelCard, constants
 
-from hub_card import render_model_card, write_model_card
 from modeling_gpt1 import (
     GPT1ForMultipleChoice,
     GPT1ForSequenceClassification,
@@ -25,6 +24,7 @@ from modeling_gpt1 import (
     GPT1Model,
 )
 from modeling_gpt1.hub import HubPushError, check_folder, main, push_folder
+from modeling_gpt1.hub_card import render_model_card, write_model_card
 from modeling_gpt1.tokenization_gpt1 import train_gpt1_tokenizer
 
 
@@ -201,8 +201,11 @@ def test_card_needs_a_known_architecture(model_folder):
         render_model_card({**config, "architectures": ["BertModel"]})
     with pytest.raises(ValueError, match="no `architectures`"):
         render_model_card({**config, "architectures": None})
-    with pytest.raises(FileNotFoundError, match="No config.json"):
+    with pytest.raises(FileNotFoundError, match="Model folder not found"):
         render_model_card(model_folder / "nowhere")
+    (model_folder / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match="No config.json"):
+        render_model_card(model_folder / "empty")
 
 
 def test_card_command_writes_the_results(model_folder, tmp_path, capsys):
@@ -214,8 +217,60 @@ def test_card_command_writes_the_results(model_folder, tmp_path, capsys):
     assert [(r.metric_type, r.metric_value) for r in card.data.eval_results] == [("accuracy", 0.5625)]
 
     results.write_text(json.dumps({"accuracy": 0.5}))
-    assert main(["card", str(model_folder), "--results", str(results)]) == 1
+    assert main(["card", str(model_folder), "--results", str(results), "--overwrite"]) == 2
     assert "must hold a JSON list" in capsys.readouterr().err
+
+
+def test_card_command_keeps_a_training_runs_card_unless_told_to_overwrite(model_folder, capsys):
+    """The card a training run wrote (model-index, data sets, metrics) is not replaced by a bare one."""
+    write_model_card(model_folder, results=RESULTS, datasets=["nyu-mll/glue"])
+    written = (model_folder / "README.md").read_text()
+
+    assert main(["card", str(model_folder)]) == 2
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith("error: ") and "README.md already exists" in line and "--overwrite" in line
+    assert (model_folder / "README.md").read_text() == written
+
+    assert main(["card", str(model_folder), "--overwrite"]) == 0
+    replaced = front_matter((model_folder / "README.md").read_text())
+    assert "model-index" not in replaced and "datasets" not in replaced
+
+
+@pytest.mark.parametrize(
+    "argv, complaint",
+    [
+        (
+            ["card", "{folder}", "--results", "{folder}/nowhere.json", "--overwrite"],
+            "--results {folder}/nowhere.json: no such file",
+        ),
+        (
+            ["card", "{folder}", "--training_summary", "{folder}/results.txt", "--overwrite"],
+            "--training_summary {folder}/results.txt is not valid JSON",
+        ),
+        (["card", "{folder}/nowhere"], "Model folder not found: {folder}/nowhere"),
+        (["push", "{folder}/nowhere", "me/x"], "Model folder not found: {folder}/nowhere"),
+        (["card"], "the following arguments are required: folder"),
+        (["card", "{folder}", "--no_such_option"], "unrecognized arguments: --no_such_option"),
+    ],
+)
+def test_command_line_user_errors_are_one_line_and_exit_2(model_folder, capsys, argv, complaint):
+    (model_folder / "results.txt").write_text("not json")
+    argv = [arg.format(folder=model_folder) for arg in argv]
+    try:
+        status = main(argv)
+    except SystemExit as exit:  # argparse's own errors
+        status = exit.code
+    assert status == 2
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith("error: ") and complaint.format(folder=model_folder) in line
+
+
+def test_an_incomplete_folder_is_one_line_on_the_command_line(model_folder, capsys):
+    (model_folder / "model.safetensors").unlink()
+    (model_folder / "modeling_gpt1.py").unlink()
+    assert main(["push", str(model_folder), "me/x"]) == 2
+    [line] = capsys.readouterr().err.splitlines()
+    assert "is incomplete: " in line and "no *.safetensors weights" in line and "modeling_gpt1.py is missing" in line
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -393,3 +448,30 @@ def test_push_in_offline_mode_says_so(model_folder):
     with pytest.raises(HubPushError, match="offline mode is on \\(HF_HUB_OFFLINE"):
         push_folder(model_folder, "someone/tiny-gpt1")
     assert snapshot(model_folder) == before
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Packaging
+
+
+def test_the_wheel_ships_the_card_template_inside_the_package_and_no_other_top_level_package():
+    tomllib = pytest.importorskip("tomllib")
+    setuptools = pytest.importorskip("setuptools")
+    root = Path(__file__).resolve().parents[1]
+    settings = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]
+    packages = setuptools.find_packages(root, include=settings["packages"]["find"]["include"])
+    assert {package.split(".")[0] for package in packages} == {"modeling_gpt1"}
+    assert "modeling_gpt1.hub_card" in packages
+    shipped = {
+        path
+        for pattern in settings["package-data"]["modeling_gpt1"]
+        for path in (root / "modeling_gpt1").glob(pattern)
+    }
+    assert root / "modeling_gpt1" / "hub_card" / "template.md" in shipped
+    assert settings["dynamic"]["version"] == {"attr": "modeling_gpt1.__version__"}
+
+
+def test_the_package_has_a_version():
+    import modeling_gpt1
+
+    assert re.fullmatch(r"\d+\.\d+\.\d+", modeling_gpt1.__version__)

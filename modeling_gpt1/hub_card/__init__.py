@@ -22,7 +22,7 @@ from typing import Any
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 from safetensors import safe_open
 
-from modeling_gpt1.configuration_gpt1 import SPECIAL_TOKEN_IDS
+from ..configuration_gpt1 import SPECIAL_TOKEN_IDS
 
 
 @dataclass(frozen=True)
@@ -110,6 +110,11 @@ def render_model_card(
         model_name: title of the card and name in the `model-index`; defaults to the folder's name.
         repo_id: the Hub repository, for the loading example; defaults to `model_name`.
         num_parameters: shown in the card; defaults to the count in the folder's safetensors files.
+
+    Raises:
+        FileNotFoundError: the folder does not exist, or holds no `config.json`.
+        ValueError: the config is not a GPT-1 one or names no known head; a malformed evaluation result.
+        TypeError: an evaluation result that is not a dict, or whose value is not a number.
     """
     config, folder = _read_config(model_dir_or_config)
     architecture = _architecture(config.get("architectures"))
@@ -150,7 +155,8 @@ def render_model_card(
 
 
 def write_model_card(folder: str | os.PathLike, **kwargs) -> Path:
-    """Render the card of the model in `folder` (see `render_model_card`) and save it as `folder/README.md`."""
+    """Render the card of the model in `folder` (see `render_model_card`, whose errors it raises) and save it as
+    `folder/README.md`, replacing any card there (the command line keeps an existing card unless `--overwrite`)."""
     path = Path(folder) / "README.md"
     render_model_card(folder, **kwargs).save(path)
     return path
@@ -172,6 +178,8 @@ def _read_config(source) -> tuple[dict, Path | None]:
     folder = None
     if isinstance(source, (str, os.PathLike)):
         path = Path(source)
+        if not path.exists():
+            raise FileNotFoundError(f"Model folder not found: {path}")
         folder, config_path = (path, path / "config.json") if path.is_dir() else (path.parent, path)
         if not config_path.is_file():
             raise FileNotFoundError(f"No config.json in {folder}: save the model there with save_pretrained first")
