@@ -203,15 +203,22 @@ def load_tokenizer(model_args: ModelArguments, raw, text_column: str, checkpoint
         return tokenizer
 
 
-def build_model(model_args: ModelArguments, tokenizer) -> GPT1LMHeadModel:
+def build_model(model_args: ModelArguments, tokenizer, checkpoint: str | None = None) -> GPT1LMHeadModel:
     """The pre-trained LM to continue training, or a new one shaped by --config_name / --config_overrides whose
-    vocabulary and special-token ids are the tokenizer's."""
+    vocabulary and special-token ids are the tokenizer's. A run resumed from `checkpoint` builds a new model from the
+    checkpoint's own config (Trainer then loads its weights), so the original shape flags need not be repeated.
+
+    Raises:
+        ValueError: --config_name / --config_overrides contradict the config of the checkpoint being resumed.
+    """
     if model_args.model_name_or_path:
         model = GPT1LMHeadModel.from_pretrained(model_args.model_name_or_path, cache_dir=model_args.cache_dir)
         add_special_tokens(model, tokenizer)  # grows the embeddings to a larger tokenizer, records its special ids
         return model
     base = GPT1Config.from_pretrained(model_args.config_name).to_diff_dict() if model_args.config_name else {}
     base = {key: value for key, value in base.items() if key not in ("model_type", "transformers_version")}
+    if checkpoint is not None:
+        return resumed_model(checkpoint, {**base, **model_args.overrides})
     tokens = {name: getattr(tokenizer, name) for name in SPECIAL_TOKEN_IDS}
     tokens = {name: value for name, value in tokens.items() if value is not None}
     tokens["vocab_size"] = len(tokenizer)
@@ -220,6 +227,23 @@ def build_model(model_args: ModelArguments, tokenizer) -> GPT1LMHeadModel:
     n_params = sum(p.numel() for p in model.parameters())
     logger.info(f"New GPT-1 model, {n_params / 1e6:.2f}M parameters: {config.to_diff_dict()}")
     return model
+
+
+def resumed_model(checkpoint: str, requested: dict) -> GPT1LMHeadModel:
+    """A model of the checkpoint's config (its weights are Trainer's to load); `requested` config fields that differ
+    from the checkpoint's are a ValueError naming them."""
+    config = GPT1Config.from_pretrained(checkpoint)
+    conflicts = {key: value for key, value in requested.items() if getattr(config, key, None) != value}
+    if conflicts:
+        differences = ", ".join(
+            f"{key}={value!r} (checkpoint: {getattr(config, key, None)!r})" for key, value in conflicts.items()
+        )
+        raise ValueError(
+            f"--resume_from_checkpoint {checkpoint}: --config_name/--config_overrides ask for {differences}; a resumed "
+            "run keeps the checkpoint's shape: leave them out"
+        )
+    logger.info(f"Resuming the GPT-1 model of {checkpoint} ({_shape(config)})")
+    return GPT1LMHeadModel(config)
 
 
 def column_names(raw) -> list[str]:
@@ -277,7 +301,7 @@ def main(argv: list[str] | None = None) -> dict:
         raise ValueError(f"--text_column_name {text_column!r} is not a column of the data ({columns})")
 
     tokenizer = load_tokenizer(model_args, raw, text_column, checkpoint, training_args)
-    model = build_model(model_args, tokenizer)
+    model = build_model(model_args, tokenizer, checkpoint)
     n_positions = model.config.n_positions
     block_size = data_args.block_size or min(PAPER_BLOCK_SIZE, n_positions)
     if block_size > n_positions:

@@ -233,6 +233,40 @@ def test_resuming_from_a_checkpoint_reaches_the_same_weights(pretrained, corpus,
         torch.testing.assert_close(resumed[name], uninterrupted[name], rtol=0, atol=1e-6, msg=name)
 
 
+def without_option(argv: list[str], option: str) -> list[str]:
+    index = argv.index(option)
+    return argv[:index] + argv[index + 2 :]
+
+
+def test_resuming_reads_the_checkpoints_own_config_and_tokenizer(pretrained, corpus, tmp_path):
+    """`--resume_from_checkpoint last` alone: no --config_overrides (the default would be the 117M shape), no
+    tokenizer flags; the run continues the checkpoint's model and ends at the uninterrupted run's weights."""
+    output_dir, _ = pretrained
+    resumed_dir = tmp_path / "resumed"
+    shutil.copytree(output_dir / "checkpoint-3", resumed_dir / "checkpoint-3")
+    argv = pretrain_argv(
+        corpus, resumed_dir, "--max_steps", "6", "--do_eval", "False", "--resume_from_checkpoint", "last"
+    )
+    pretrain.main(without_option(without_option(argv, "--config_overrides"), "--tokenizer_vocab_size"))
+
+    uninterrupted = load_file(output_dir / "model.safetensors")
+    resumed = load_file(resumed_dir / "model.safetensors")
+    assert uninterrupted.keys() == resumed.keys()
+    for name in uninterrupted:
+        torch.testing.assert_close(resumed[name], uninterrupted[name], rtol=0, atol=1e-6, msg=name)
+    assert (resumed_dir / "tokenizer.json").read_text() == (output_dir / "tokenizer.json").read_text()
+
+
+def test_resuming_with_a_different_shape_is_an_error(pretrained, corpus, tmp_path):
+    output_dir, _ = pretrained
+    resumed_dir = tmp_path / "resumed"
+    shutil.copytree(output_dir / "checkpoint-3", resumed_dir / "checkpoint-3")
+    argv = pretrain_argv(corpus, resumed_dir, "--max_steps", "6", "--resume_from_checkpoint", "last")
+    argv[argv.index("--config_overrides") + 1] = "n_layer=2,n_embd=32,n_head=2,n_positions=64"
+    with pytest.raises(ValueError, match=r"n_layer=2 \(checkpoint: 1\).*leave them out"):
+        pretrain.main(argv)
+
+
 def test_resuming_without_a_checkpoint_is_an_error(corpus, tmp_path):
     with pytest.raises(FileNotFoundError, match="no complete checkpoint"):
         pretrain.main(pretrain_argv(corpus, tmp_path / "empty", "--resume_from_checkpoint", "last"))
