@@ -9,10 +9,13 @@ warm-up over 2,000 steps then cosine decay to 0, weight decay 0.01, clipping 1, 
         --config_overrides n_layer=4,n_embd=256,n_head=4 --tokenizer_vocab_size 16000 --num_train_epochs 100
     accelerate launch examples/pretrain.py --dataset_name wikitext --dataset_config_name wikitext-103-raw-v1 ...
 
+    python examples/pretrain.py --train_file "books/*.txt" --output_dir gpt1-small --preset cpu-small  # minutes on a CPU
+
 The output folder holds the model, tokenizer, config and generation config (ready for `push_to_hub`),
 `train_results.json`, `eval_results.json` (loss and perplexity), `all_results.json` and `loss_curve.png`.
 """
 
+import argparse
 import logging
 import math
 from dataclasses import dataclass, field
@@ -35,6 +38,24 @@ logger = logging.getLogger(__name__)
 # `load_dataset` builders for local files, by extension.
 FILE_BUILDERS = {"txt": "text", "text": "text", "csv": "csv", "json": "json", "jsonl": "json"}
 PAPER_BLOCK_SIZE = 512
+
+# `--preset NAME`: defaults for a whole run, below the flags given on the command line. `cpu-small` is the demo's
+# pre-training (examples/demo.py), which learns on a 2-core CPU within the demo's ten minutes: 3 layers x 96,
+# learning rate 1e-3 with 100 warm-up steps, 600 steps of 32 x 64 tokens.
+PRESETS = {
+    "cpu-small": {
+        "config_overrides": "n_layer=3,n_embd=96,n_head=4,n_positions=64",
+        "tokenizer_vocab_size": 3000,
+        "block_size": 64,
+        "learning_rate": 1e-3,
+        "warmup_steps": 100,
+        "max_steps": 600,
+        "per_device_train_batch_size": 32,
+        "per_device_eval_batch_size": 32,
+    },
+}
+# Preset fields that shape a new model: left out when --model_name_or_path continues an existing one.
+NEW_MODEL_FIELDS = ("config_overrides", "tokenizer_vocab_size")
 
 
 @dataclass
@@ -61,6 +82,14 @@ class ModelArguments:
     )
     tokenizer_min_frequency: int = field(default=2, metadata={"help": "Rarer pairs are never merged."})
     cache_dir: str | None = field(default=None, metadata={"help": "Cache of data sets and models from the Hub."})
+    preset: str | None = field(
+        default=None,
+        metadata={
+            "help": "Defaults for a whole run, below any flag given: cpu-small = a 3 x 96 model, lr 1e-3, 100 warm-up "
+            "steps, 600 steps of 32 x 64 tokens (the demo's pre-training; minutes on a CPU).",
+            "choices": sorted(PRESETS),
+        },
+    )
 
     def __post_init__(self):
         if self.config_overrides and self.model_name_or_path:
@@ -159,6 +188,8 @@ def load_raw_data(data_args: DataArguments, cache_dir: str | None):
         files = {split: path for split, path in files.items() if path is not None}
         builder = FILE_BUILDERS[_extension(next(iter(files.values())))]
         options = {"keep_linebreaks": data_args.keep_linebreaks} if builder == "text" else {}
+        if builder in ("text", "csv"):
+            options["encoding"] = "utf-8-sig"  # a byte-order mark (Gutenberg files have one) is no text to learn
         raw = load_dataset(builder, data_files=files, cache_dir=cache_dir, streaming=data_args.streaming, **options)
     if "validation" not in raw and "train" in raw:
         raw = hold_out_validation(raw["train"], data_args.validation_split_percentage)
@@ -282,10 +313,53 @@ def first_examples(dataset, n: int | None):
     return dataset.select(range(min(n, len(dataset))))
 
 
+def parse_args(argv: list[str] | None = None) -> tuple:
+    """`(ModelArguments, DataArguments, TrainingArguments)` from the command line: the paper's pre-training defaults,
+    under those of `--preset` (if given), under the flags given."""
+    parser = HfArgumentParser((ModelArguments, DataArguments, TrainingArguments))
+    return parse_script_args(parser, argv, {**PRETRAINING_DEFAULTS, **preset_defaults(argv)})
+
+
+def preset_defaults(argv: list[str] | None) -> dict:
+    """The defaults of the `--preset` named in `argv` ({} for none; an unknown name is left to the parser to refuse).
+    With --model_name_or_path the preset's new-model fields (`NEW_MODEL_FIELDS`) are left out."""
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--preset")
+    pre.add_argument("--model_name_or_path")
+    known, _ = pre.parse_known_args(argv)
+    preset = dict(PRESETS.get(known.preset, {}))
+    if known.model_name_or_path:
+        preset = {key: value for key, value in preset.items() if key not in NEW_MODEL_FIELDS}
+    return preset
+
+
+def warmup_warning(training_args, train_dataset) -> str | None:
+    """A warning when the linear warm-up does not end before the run does (the learning rate then never reaches
+    `--learning_rate`), else None. A fractional `--warmup_steps` (below 1) always ends in time."""
+    warmup = training_args.warmup_steps
+    if warmup < 1:
+        return None
+    if training_args.max_steps > 0:
+        total = training_args.max_steps
+    elif isinstance(train_dataset, datasets.Dataset):  # Trainer's count: batches per epoch, then accumulation
+        batches = math.ceil(len(train_dataset) / (training_args.train_batch_size * training_args.world_size))
+        per_epoch = max(batches // training_args.gradient_accumulation_steps, 1)
+        total = math.ceil(training_args.num_train_epochs * per_epoch)
+    else:
+        return None
+    if warmup < total:
+        return None
+    peak = training_args.learning_rate * total / warmup
+    return (
+        f"--warmup_steps {warmup:g} is not below the run's {total} optimisation steps: the learning rate rises for the "
+        f"whole run and peaks at {peak:.2g} instead of --learning_rate {training_args.learning_rate:g}. Give fewer "
+        "--warmup_steps (e.g. a tenth of the steps, or a fraction such as 0.1), more steps, or --preset cpu-small."
+    )
+
+
 def main(argv: list[str] | None = None) -> dict:
     """Run pre-training from command-line arguments (`argv`, default ``sys.argv[1:]``); returns all results."""
-    parser = HfArgumentParser((ModelArguments, DataArguments, TrainingArguments))
-    model_args, data_args, training_args = parse_script_args(parser, argv, PRETRAINING_DEFAULTS)
+    model_args, data_args, training_args = parse_args(argv)
     configure_logging(training_args, logger)
     if data_args.streaming and training_args.max_steps <= 0:
         raise ValueError("--streaming needs --max_steps: a stream has no length to count epochs in")
@@ -316,6 +390,8 @@ def main(argv: list[str] | None = None) -> dict:
         if isinstance(dataset, datasets.Dataset) and len(dataset) == 0:
             raise ValueError(f"the {name} text holds fewer than --block_size={block_size} tokens: no block to use")
 
+    if training_args.do_train and (warning := warmup_warning(training_args, train_dataset)):
+        logger.warning(warning)
     trainer = Trainer(
         model=model,
         args=training_args,

@@ -272,6 +272,45 @@ def test_resuming_without_a_checkpoint_is_an_error(corpus, tmp_path):
         pretrain.main(pretrain_argv(corpus, tmp_path / "empty", "--resume_from_checkpoint", "last"))
 
 
+def test_preset_cpu_small_gives_the_demos_settings_below_the_flags_given(tmp_path):
+    base = ["--train_file", "books.txt", "--output_dir", str(tmp_path), "--preset", "cpu-small"]
+    model_args, data_args, training_args = pretrain.parse_args(base)
+    assert model_args.overrides == {"n_layer": 3, "n_embd": 96, "n_head": 4, "n_positions": 64}
+    assert model_args.tokenizer_vocab_size == 3000 and data_args.block_size == 64
+    assert (training_args.learning_rate, training_args.warmup_steps, training_args.max_steps) == (1e-3, 100, 600)
+    assert training_args.per_device_train_batch_size == 32
+
+    _, _, training_args = pretrain.parse_args([*base, "--learning_rate", "5e-4", "--max_steps", "50"])
+    assert (training_args.learning_rate, training_args.max_steps, training_args.warmup_steps) == (5e-4, 50, 100)
+    model_args, _, _ = pretrain.parse_args([*base, "--model_name_or_path", "gpt1-books"])  # no new-model shape
+    assert model_args.overrides == {} and model_args.tokenizer_vocab_size == 40478
+    with pytest.raises(SystemExit):
+        pretrain.parse_args([*base[:-1], "cpu-large"])
+
+
+def test_warm_up_longer_than_the_run_is_warned_about(corpus, tmp_path, caplog):
+    pretrain.main(pretrain_argv(corpus, tmp_path / "short", "--max_steps", "2", "--do_eval", "False"))
+    [warning] = [r.getMessage() for r in caplog.records if "--warmup_steps" in r.getMessage()]
+    assert "--warmup_steps 2000 is not below the run's 2 optimisation steps" in warning
+    assert "peaks at 2.5e-07 instead of --learning_rate 0.00025" in warning
+
+    def warning_for(*flags, n_blocks=100):
+        _, _, args = pretrain.parse_args(["--train_file", "t.txt", "--output_dir", str(tmp_path), *flags])
+        return pretrain.warmup_warning(args, Dataset.from_dict({"input_ids": [[0]] * n_blocks}))
+
+    # epochs: 100 blocks / batch 10 = 10 steps an epoch, 3 epochs = 30 steps
+    assert "run's 30 optimisation steps" in warning_for("--per_device_train_batch_size", "10", "--warmup_steps", "30")
+    assert warning_for("--per_device_train_batch_size", "10", "--warmup_steps", "29") is None
+    assert warning_for("--max_steps", "50", "--warmup_steps", "0.5") is None  # a fraction of the run
+
+
+def test_a_byte_order_mark_is_not_read_as_text(tmp_path):
+    (tmp_path / "book.txt").write_text("\ufeffThe first line.\nThe second line.\n", encoding="utf-8")
+    data_args = pretrain.DataArguments(train_file=str(tmp_path / "book.txt"), validation_split_percentage=50)
+    raw = pretrain.load_raw_data(data_args, cache_dir=str(tmp_path / "cache"))
+    assert list(raw["train"]["text"]) == ["The first line.\n"]  # keep_linebreaks
+
+
 def test_validation_is_held_out_when_there_is_no_validation_file():
     texts = Dataset.from_dict({"text": [f"line {i}" for i in range(200)]})
     split = pretrain.hold_out_validation(texts, 5)
