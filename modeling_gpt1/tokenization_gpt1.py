@@ -17,6 +17,7 @@ import importlib.util
 import json
 import os
 import re
+import sys
 from collections.abc import Iterable
 
 from tokenizers import AddedToken, Regex, Tokenizer, decoders, normalizers, pre_tokenizers, processors
@@ -382,9 +383,14 @@ def _renumbered(backend: Tokenizer) -> Tokenizer:
     return _gpt1_backend({token: i for i, token in enumerate(tokens)}, merges, unk_token=UNK_TOKEN)
 
 
-def main(argv: list[str] | None = None) -> GPT1Tokenizer:
-    """Command line: train GPT-1's tokenizer on text files or a `datasets` data set and save it to `--output_dir`."""
-    parser = argparse.ArgumentParser(prog="python -m modeling_gpt1.tokenization_gpt1", description=main.__doc__)
+def main(argv: list[str] | None = None) -> None:
+    """Command line: train GPT-1's tokenizer on text files or a `datasets` data set and save it to `--output_dir`.
+
+    Returns None (exit status 0 under the `gpt1-train-tokenizer` console script). A user error (a missing file, a
+    bad value, a data set or column that is not there) prints one line and exits with status 2, as argparse does."""
+    console_script = os.path.basename(sys.argv[0]) == "gpt1-train-tokenizer"
+    prog = "gpt1-train-tokenizer" if console_script else "python -m modeling_gpt1.tokenization_gpt1"
+    parser = argparse.ArgumentParser(prog=prog, description=main.__doc__.split("\n")[0])
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--files", nargs="+", help="plain-text training files")
     source.add_argument("--dataset", help="a data set name or path for datasets.load_dataset")
@@ -399,22 +405,24 @@ def main(argv: list[str] | None = None) -> GPT1Tokenizer:
     parser.add_argument("--no_progress", action="store_true", help="hide the progress bars")
     args = parser.parse_args(argv)
 
-    if args.files:
-        texts, length = args.files, None
-    else:
-        texts, length = _dataset_texts(args.dataset, args.dataset_config, args.split, args.text_column)
-    tokenizer = train_gpt1_tokenizer(
-        texts,
-        vocab_size=args.vocab_size,
-        min_frequency=args.min_frequency,
-        show_progress=not args.no_progress,
-        limit_alphabet=args.limit_alphabet,
-        length=length,
-        task_template=args.task_template,
-    )
-    tokenizer.save_pretrained(args.output_dir)
+    try:
+        if args.files:
+            texts, length = args.files, None
+        else:
+            texts, length = _dataset_texts(args.dataset, args.dataset_config, args.split, args.text_column)
+        tokenizer = train_gpt1_tokenizer(
+            texts,
+            vocab_size=args.vocab_size,
+            min_frequency=args.min_frequency,
+            show_progress=not args.no_progress,
+            limit_alphabet=args.limit_alphabet,
+            length=length,
+            task_template=args.task_template,
+        )
+        tokenizer.save_pretrained(args.output_dir)
+    except (OSError, ValueError, ImportError) as error:
+        parser.exit(2, f"{parser.prog}: error: {error}\n")
     print(f"Saved a GPT1Tokenizer with {len(tokenizer)} tokens to {args.output_dir}")
-    return tokenizer
 
 
 def _dataset_texts(name: str, config: str | None, split: str, column: str, batch_size: int = 1000):

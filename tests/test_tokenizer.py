@@ -371,11 +371,49 @@ def test_training_rejects_bad_arguments(tmp_path):
 def test_command_line_writes_a_loadable_folder(corpus_file, tmp_path, capsys):
     output_dir = tmp_path / "trained"
     args = ["--files", str(corpus_file), "--vocab_size", "80", "--min_frequency", "1", "--no_progress"]
-    returned = main([*args, "--task_template", "classification", "--output_dir", str(output_dir)])
+    assert main([*args, "--task_template", "classification", "--output_dir", str(output_dir)]) is None
     assert "Saved a GPT1Tokenizer" in capsys.readouterr().out
     loaded = AutoTokenizer.from_pretrained(output_dir)
     assert type(loaded) is GPT1Tokenizer and loaded.vocab_size == 80 and loaded.task_template == "classification"
-    assert loaded(CORPUS[1])["input_ids"] == returned(CORPUS[1])["input_ids"]
+    trained = train_gpt1_tokenizer(
+        str(corpus_file), vocab_size=80, min_frequency=1, show_progress=False, task_template="classification"
+    )
+    assert loaded(CORPUS[1])["input_ids"] == trained(CORPUS[1])["input_ids"]
+
+
+CONSOLE_SCRIPT = os.path.join(os.path.dirname(sys.executable), "gpt1-train-tokenizer")
+
+
+@pytest.mark.skipif(not os.path.isfile(CONSOLE_SCRIPT), reason="the package's console script is not installed")
+def test_console_script_exits_0_after_saving_and_2_on_a_user_error(corpus_file, tmp_path):
+    """The entry-point wrapper passes `main()`'s return value to `sys.exit`: it must be None for status 0."""
+    args = [CONSOLE_SCRIPT, "--vocab_size", "80", "--min_frequency", "1", "--no_progress"]
+    saved = subprocess.run([*args, "--files", str(corpus_file), "--output_dir", str(tmp_path / "tok")],
+                           capture_output=True, text=True)  # fmt: skip
+    assert saved.returncode == 0, saved.stderr
+    assert "Saved a GPT1Tokenizer" in saved.stdout
+    missing = subprocess.run([*args, "--files", str(tmp_path / "nowhere.txt"), "--output_dir", str(tmp_path / "x")],
+                             capture_output=True, text=True)  # fmt: skip
+    assert missing.returncode == 2
+    assert missing.stderr.strip().splitlines() == [
+        f"gpt1-train-tokenizer: error: Training file not found: {str(tmp_path / 'nowhere.txt')!r} "
+        "(to train on texts, pass iter(texts))"
+    ]
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--vocab_size", "0"], "vocab_size must be an integer >= 1, got 0"),
+        (["--min_frequency", "-1"], "min_frequency must be an integer >= 0"),
+    ],
+)
+def test_command_line_user_errors_exit_2_with_one_line(corpus_file, tmp_path, capsys, argv, message):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--files", str(corpus_file), "--no_progress", "--output_dir", str(tmp_path / "t"), *argv])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0]
 
 
 def test_command_line_trains_on_a_datasets_column(tmp_path, monkeypatch):
@@ -389,5 +427,6 @@ def test_command_line_trains_on_a_datasets_column(tmp_path, monkeypatch):
     main(["--dataset", str(data_dir), "--text_column", "body", "--vocab_size", "70", "--min_frequency", "1",
           "--no_progress", "--output_dir", str(output_dir)])  # fmt: skip
     assert AutoTokenizer.from_pretrained(output_dir).vocab_size == 70
-    with pytest.raises(ValueError, match="Column 'text' not in"):
+    with pytest.raises(SystemExit) as exit_info:
         main(["--dataset", str(data_dir), "--output_dir", str(output_dir), "--no_progress"])
+    assert exit_info.value.code == 2
