@@ -1,7 +1,9 @@
 """GPT-1 configuration: the paper's architecture and the special tokens of its input transformations."""
 
+from huggingface_hub.dataclasses import strict
 from transformers import PreTrainedConfig
 from transformers.activations import ACT2FN
+from transformers.utils.type_validators import interval
 
 
 # GPT's fine-tuning tokens (paper section 3.3, names of the released code) and a padding token, in vocabulary order:
@@ -15,6 +17,7 @@ SPECIAL_TOKENS = {
 SPECIAL_TOKEN_IDS = tuple(SPECIAL_TOKENS)
 
 
+@strict
 class GPT1Config(PreTrainedConfig):
     r"""
     Configuration of a GPT-1 model (Radford et al., 2018). The defaults give the released 117M model: 12 post-LayerNorm
@@ -38,6 +41,11 @@ class GPT1Config(PreTrainedConfig):
         initializer_range: standard deviation of the normal initialisation.
         start_token_id, delimiter_token_id, extract_token_id: ids of `_start_`, `_delimiter_` and `_classify_`.
         pad_token_id: id used for padding. Special ids left as `None` take the last four ids of the vocabulary.
+
+    Validation runs as in Transformers' own configs (`@strict`): a field's type and range when it is set (also after
+    construction), the whole config (`validate()`) at construction, on `save_pretrained` and on loading. Raises
+    `huggingface_hub.errors.StrictDataclassFieldValidationError` or `StrictDataclassClassValidationError`, whose
+    message names the field.
     """
 
     model_type = "gpt1"
@@ -51,19 +59,19 @@ class GPT1Config(PreTrainedConfig):
         "intermediate_size": "n_inner",
     }
 
-    vocab_size: int = 40482
-    n_positions: int = 512
-    n_embd: int = 768
-    n_layer: int = 12
-    n_head: int = 12
+    vocab_size: int = interval(min=1)(default=40482)
+    n_positions: int = interval(min=1)(default=512)
+    n_embd: int = interval(min=1)(default=768)
+    n_layer: int = interval(min=1)(default=12)
+    n_head: int = interval(min=1)(default=12)
     n_inner: int | None = None
     afn: str = "gelu_new"
-    resid_pdrop: float = 0.1
-    embd_pdrop: float = 0.1
-    attn_pdrop: float = 0.1
-    classifier_dropout: float = 0.1
-    layer_norm_epsilon: float = 1e-5
-    initializer_range: float = 0.02
+    resid_pdrop: float | int = interval(min=0.0, max=1.0, exclude_max=True)(default=0.1)
+    embd_pdrop: float | int = interval(min=0.0, max=1.0, exclude_max=True)(default=0.1)
+    attn_pdrop: float | int = interval(min=0.0, max=1.0, exclude_max=True)(default=0.1)
+    classifier_dropout: float | int = interval(min=0.0, max=1.0, exclude_max=True)(default=0.1)
+    layer_norm_epsilon: float = interval(min=0.0, exclude_min=True)(default=1e-5)
+    initializer_range: float = interval(min=0.0, exclude_min=True)(default=0.02)
     start_token_id: int | None = None
     delimiter_token_id: int | None = None
     extract_token_id: int | None = None
@@ -74,18 +82,20 @@ class GPT1Config(PreTrainedConfig):
     use_cache: bool = True
 
     def __post_init__(self, **kwargs):
+        if self.architectures is None:
+            # Transformers' Auto classes iterate over it to choose between the two sequence-classification heads.
+            self.architectures = []
         if self.n_inner is None:
             self.n_inner = 4 * self.n_embd
-        if isinstance(self.vocab_size, int) and self.vocab_size >= 4:
+        if isinstance(self.vocab_size, int) and self.vocab_size >= len(SPECIAL_TOKEN_IDS):
             # Unless told otherwise, the special tokens are the last four ids, as in the release (40478..40481).
             for offset, name in enumerate(SPECIAL_TOKEN_IDS):
                 if getattr(self, name) is None:
-                    setattr(self, name, self.vocab_size - 4 + offset)
-        self._check()
+                    setattr(self, name, self.vocab_size - len(SPECIAL_TOKEN_IDS) + offset)
         super().__post_init__(**kwargs)
 
-    def _check(self):
-        """Reject impossible values early, with the name of the offending field."""
+    def validate_architecture(self):
+        """Part of `@strict` validation: sizes that fit together and a known activation."""
         for name in ("vocab_size", "n_positions", "n_embd", "n_layer", "n_head", "n_inner"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
@@ -95,21 +105,25 @@ class GPT1Config(PreTrainedConfig):
                 f"GPT1Config.n_embd ({self.n_embd}) must be divisible by n_head ({self.n_head}) "
                 "so that every attention head has the same width"
             )
-        for name in ("resid_pdrop", "embd_pdrop", "attn_pdrop", "classifier_dropout"):
-            value = getattr(self, name)
-            if not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
-                raise ValueError(f"GPT1Config.{name} is a dropout probability and must lie in [0, 1), got {value!r}")
         if self.afn not in ACT2FN:
             raise ValueError(f"GPT1Config.afn={self.afn!r} is not a known activation; choose one of {sorted(ACT2FN)}")
-        if not self.layer_norm_epsilon > 0:
-            raise ValueError(f"GPT1Config.layer_norm_epsilon must be positive, got {self.layer_norm_epsilon!r}")
-        if not self.initializer_range > 0:
-            raise ValueError(f"GPT1Config.initializer_range must be positive, got {self.initializer_range!r}")
-        for name in SPECIAL_TOKEN_IDS:
+
+    def validate_token_ids(self):
+        """Part of `@strict` validation: every special id inside the vocabulary, and GPT's four tokens distinct (the
+        heads find the extract token by its id, so a shared id would make them read another token's state)."""
+        for name in (*SPECIAL_TOKEN_IDS, "bos_token_id", "eos_token_id"):
             value = getattr(self, name)
             if value is not None and not 0 <= value < self.vocab_size:
                 raise ValueError(
-                    f"GPT1Config.{name}={value} lies outside the vocabulary (vocab_size={self.vocab_size})"
+                    f"GPT1Config.{name}={value} lies outside the vocabulary (vocab_size={self.vocab_size}, ids 0.."
+                    f"{self.vocab_size - 1}); set it to an id inside the vocabulary or to None"
+                )
+        ids = {name: getattr(self, name) for name in SPECIAL_TOKEN_IDS if getattr(self, name) is not None}
+        for name, value in ids.items():
+            shared = [other for other, other_value in ids.items() if other != name and other_value == value]
+            if shared:
+                raise ValueError(
+                    f"GPT1Config.{name}={value} is also {', '.join(shared)}: GPT's special tokens need distinct ids"
                 )
 
 

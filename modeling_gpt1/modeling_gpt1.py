@@ -2,10 +2,10 @@
 the final state of the `_classify_` (extract) token.
 
 This file imports only torch, transformers and the configuration, so that `save_pretrained` can copy it next to the
-weights and a folder loads with `trust_remote_code=True` where this package is not installed.
+weights and a folder loads with `trust_remote_code=True` where this package is not installed. It holds the model and
+nothing else: speed-ups for one kind of hardware are opt-in and live in other modules.
 """
 
-import math
 from collections.abc import Callable
 
 import torch
@@ -15,6 +15,7 @@ from transformers import GenerationMixin, PreTrainedModel
 from transformers import initialization as init
 from transformers.activations import ACT2FN
 from transformers.cache_utils import Cache, DynamicCache
+from transformers.generation import StoppingCriteria, StoppingCriteriaList
 from transformers.masking_utils import create_causal_mask
 from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.modeling_outputs import (
@@ -23,58 +24,55 @@ from transformers.modeling_outputs import (
     MultipleChoiceModelOutput,
     SequenceClassifierOutput,
 )
-from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
+from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS, slice_logits_to_keep
+from transformers.processing_utils import Unpack
 from transformers.pytorch_utils import Conv1D
+from transformers.utils import TransformersKwargs, can_return_tuple, logging
+from transformers.utils.deprecation import deprecate_kwarg
+from transformers.utils.generic import merge_with_config_defaults
+from transformers.utils.import_utils import is_tracing
+from transformers.utils.output_capturing import OutputRecorder, capture_outputs
 
 from .configuration_gpt1 import GPT1Config
 
 
+logger = logging.get_logger(__name__)
+
 # Targets with this value are left out of every loss (PyTorch's and Transformers' convention).
 IGNORE_INDEX = -100
 
-
-# Rows (batch x new tokens) up to which a CPU product splits its input dimension across threads: decoding steps,
-# beams and short prompts, where one BLAS call leaves a core idle; longer inputs are compute-bound and well threaded.
-FEW_ROWS = 64
-
-
-def threaded_matmul(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
-    """x @ weight (+ bias), for x [..., in] and weight [in, out].
-
-    A few rows on a CPU without autograd (a decoding step) make a matrix-vector product bound by how fast the weight
-    is read, and one BLAS call streams it on about one core. Here the weight's `in` rows are cut into one contiguous
-    slab per thread, multiplied as a batch and the partial products summed: on two cores the weight is read about
-    1.5x faster. Anything else, compiled graphs included, takes the plain product."""
-    splits = math.gcd(torch.get_num_threads(), weight.shape[0])  # slabs of equal height, at most one a thread
-    rows = x.shape[:-1].numel()
-    if (
-        splits < 2
-        or rows > FEW_ROWS
-        or x.device.type != "cpu"
-        or torch.is_grad_enabled()
-        or torch.compiler.is_compiling()
-    ):
-        flat = x.reshape(rows, x.shape[-1])
-        output = flat @ weight if bias is None else torch.addmm(bias, flat, weight)
-    else:
-        slab = weight.shape[0] // splits
-        partial = torch.bmm(x.reshape(rows, splits, slab).transpose(0, 1), weight.view(splits, slab, -1))
-        output = partial.sum(0) if bias is None else partial.sum(0).add_(bias)
-    return output.view(*x.shape[:-1], weight.shape[-1])
+# The keyword arguments a forward passes on besides its named ones: Transformers' attention, loss and output kwargs
+# (`num_items_in_batch`, the flash-attention sequence lengths of packed rows, `output_attentions`, ...).
+MODEL_KWARGS = frozenset(TransformersKwargs.__annotations__)
 
 
-class GPT1Conv1D(Conv1D):
-    """Transformers' `Conv1D`, a linear layer storing its weight `[in, out]` as the released checkpoint does (a layout
-    that CPUs stream faster for the matrix-vector products of decoding), computed by `threaded_matmul`."""
-
-    def forward(self, x):
-        return threaded_matmul(x, self.weight, self.bias)
+def check_model_kwargs(model: nn.Module, kwargs: dict) -> None:
+    """Raise `TypeError` naming any keyword argument that no part of the forward reads: a misspelt or unsupported
+    argument must not be dropped silently."""
+    unknown = sorted(set(kwargs) - MODEL_KWARGS)
+    if unknown:
+        raise TypeError(
+            f"{type(model).__name__}.forward() got unexpected keyword argument(s) {', '.join(map(repr, unknown))}; "
+            f"besides its named arguments it accepts Transformers' model kwargs: {', '.join(sorted(MODEL_KWARGS))}"
+        )
 
 
 def eager_attention_forward(module, query, key, value, attention_mask, scaling, dropout=0.0, **kwargs):
-    """Plain softmax(q k^T / sqrt(d) + mask) v; the reference the other backends are checked against."""
+    """softmax(q k^T * scaling + mask) v, returning the attention weights too.
+
+    It also computes the calls that ask for attention weights under another backend (see `GPT1Attention`), so it
+    reads the masks every backend is given: an additive float mask (eager), a boolean mask where True attends (sdpa),
+    a `[batch, key length]` padding mask (flash attention) or None (plain causal attention). Shapes: query
+    `[batch, heads, q_len, head_dim]`, key and value `[batch, heads, kv_len, head_dim]`; returns
+    `([batch, q_len, heads, head_dim], [batch, heads, q_len, kv_len])`."""
     weights = torch.matmul(query, key.transpose(-1, -2)) * scaling
-    if attention_mask is not None:
+    q_length, kv_length = weights.shape[-2:]
+    if attention_mask is None or attention_mask.dim() == 2:
+        causal = torch.ones(q_length, kv_length, dtype=torch.bool, device=weights.device).tril(kv_length - q_length)
+        attention_mask = causal if attention_mask is None else causal & attention_mask.bool()[:, None, None, :]
+    if attention_mask.dtype == torch.bool:
+        weights = weights.masked_fill(~attention_mask, torch.finfo(weights.dtype).min)
+    else:
         weights = weights + attention_mask
     weights = F.softmax(weights, dim=-1, dtype=torch.float32).to(query.dtype)
     weights = F.dropout(weights, p=dropout, training=module.training)
@@ -89,25 +87,32 @@ class GPT1Attention(nn.Module):
         super().__init__()
         self.config = config
         self.layer_idx = layer_idx
-        self.n_head = config.n_head
         self.head_dim = config.n_embd // config.n_head
         self.scaling = self.head_dim**-0.5
         self.is_causal = True
         self.attention_dropout = config.attn_pdrop
-        self.c_attn = GPT1Conv1D(3 * config.n_embd, config.n_embd)
-        self.c_proj = GPT1Conv1D(config.n_embd, config.n_embd)
+        self.c_attn = Conv1D(3 * config.n_embd, config.n_embd)
+        self.c_proj = Conv1D(config.n_embd, config.n_embd)
         self.resid_dropout = nn.Dropout(config.resid_pdrop)
 
-    def forward(self, hidden_states, attention_mask=None, cache: Cache | None = None, **kwargs):
-        batch, length, width = hidden_states.shape
-        qkv = self.c_attn(hidden_states).view(batch, length, 3, self.n_head, self.head_dim)
-        query, key, value = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # each [batch, heads, length, head_dim]
+    def forward(
+        self,
+        hidden_states: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        cache: Cache | None = None,
+        **kwargs: Unpack[TransformersKwargs],
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        hidden_shape = (*hidden_states.shape[:-1], -1, self.head_dim)
+        query, key, value = self.c_attn(hidden_states).split(self.config.n_embd, dim=-1)
+        query, key, value = (state.view(hidden_shape).transpose(1, 2) for state in (query, key, value))
         if cache is not None:
-            key, value = cache.update(key, value, self.layer_idx)
+            key, value = cache.update(key, value, self.layer_idx, kwargs=kwargs)
 
         attention_interface: Callable = ALL_ATTENTION_FUNCTIONS.get_interface(
             self.config._attn_implementation, eager_attention_forward
         )
+        if kwargs.get("output_attentions") and isinstance(attention_mask, (torch.Tensor, type(None))):
+            attention_interface = eager_attention_forward  # the other backends do not return the weights
         output, weights = attention_interface(
             self,
             query,
@@ -118,23 +123,19 @@ class GPT1Attention(nn.Module):
             scaling=self.scaling,
             **kwargs,
         )
-        output = output.reshape(batch, length, width)
+        output = output.reshape(*hidden_states.shape[:-1], -1).contiguous()
         return self.resid_dropout(self.c_proj(output)), weights
-
-
-# The same function as one fused kernel instead of a chain of element-wise ops.
-FUSED_ACTIVATIONS = {"gelu_new": "gelu_pytorch_tanh"}
 
 
 class GPT1MLP(nn.Module):
     def __init__(self, config: GPT1Config):
         super().__init__()
-        self.c_fc = GPT1Conv1D(config.n_inner, config.n_embd)
-        self.act = ACT2FN[FUSED_ACTIVATIONS.get(config.afn, config.afn)]
-        self.c_proj = GPT1Conv1D(config.n_embd, config.n_inner)
+        self.c_fc = Conv1D(config.n_inner, config.n_embd)
+        self.act = ACT2FN[config.afn]
+        self.c_proj = Conv1D(config.n_embd, config.n_inner)
         self.dropout = nn.Dropout(config.resid_pdrop)
 
-    def forward(self, hidden_states):
+    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
         return self.dropout(self.c_proj(self.act(self.c_fc(hidden_states))))
 
 
@@ -148,11 +149,16 @@ class GPT1Block(GradientCheckpointingLayer):
         self.mlp = GPT1MLP(config)
         self.ln_2 = nn.LayerNorm(config.n_embd, eps=config.layer_norm_epsilon)
 
-    def forward(self, hidden_states, attention_mask=None, cache: Cache | None = None, **kwargs):
-        attn_output, weights = self.attn(hidden_states, attention_mask, cache=cache, **kwargs)
+    def forward(
+        self,
+        hidden_states: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        cache: Cache | None = None,
+        **kwargs: Unpack[TransformersKwargs],
+    ) -> torch.Tensor:
+        attn_output, _ = self.attn(hidden_states, attention_mask, cache=cache, **kwargs)
         hidden_states = self.ln_1(hidden_states + attn_output)
-        hidden_states = self.ln_2(hidden_states + self.mlp(hidden_states))
-        return hidden_states, weights
+        return self.ln_2(hidden_states + self.mlp(hidden_states))
 
 
 # The Auto classes of a saved folder's `auto_map` (the saved class itself is added by `save_pretrained`).
@@ -175,6 +181,10 @@ class GPT1PreTrainedModel(PreTrainedModel):
     _supports_flex_attn = True
     _supports_attention_backend = True
     _can_compile_fullgraph = True
+    _can_record_outputs = {
+        "hidden_states": GPT1Block,
+        "attentions": OutputRecorder(GPT1Attention, index=1),
+    }
 
     def save_pretrained(self, save_directory, *args, **kwargs):
         """Save as usual; when the classes are registered for remote code, the folder's `auto_map` names every head
@@ -183,14 +193,56 @@ class GPT1PreTrainedModel(PreTrainedModel):
             self.config.auto_map = {**REMOTE_AUTO_MAP, **(getattr(self.config, "auto_map", None) or {})}
         return super().save_pretrained(save_directory, *args, **kwargs)
 
+    def resize_token_embeddings(self, *args, **kwargs):
+        """Resize as usual, then check the config: a vocabulary that no longer holds a special token's id raises
+        `ValueError` naming the id (set that `*_token_id` to an id inside the vocabulary, or to None, first)."""
+        embeddings = super().resize_token_embeddings(*args, **kwargs)
+        self.config.validate()
+        return embeddings
+
     def _init_weights(self, module):
         """N(0, initializer_range) weights, zero biases, unit LayerNorm gains (the generic init), and the same for
-        the blocks' `Conv1D` layers, which store their weights `[in, out]` as the release did: a layout that
-        matrix-vector products stream faster on CPUs, which is what decoding one token at a time is made of."""
+        the blocks' `Conv1D` layers, which store their weights `[in, out]` as the release did."""
         super()._init_weights(module)
         if isinstance(module, Conv1D):
             init.normal_(module.weight, mean=0.0, std=self.config.initializer_range)
             init.zeros_(module.bias)
+
+
+def check_input_ids(name: str, ids: torch.Tensor, vocab_size: int) -> None:
+    """Token ids `[batch, length]`, integers inside the vocabulary (the value check is skipped while tracing)."""
+    if ids.dim() != 2:
+        raise ValueError(f"{name} must have shape [batch, length], got {tuple(ids.shape)}")
+    if ids.is_floating_point() or ids.is_complex() or ids.dtype == torch.bool:
+        raise ValueError(f"{name} must hold integer token ids (torch.long), got dtype {ids.dtype}")
+    if 0 in ids.shape:
+        raise ValueError(f"{name} has shape {tuple(ids.shape)}: every batch needs at least one sequence of one token")
+    if not is_tracing(ids) and bool((ids.min() < 0) | (ids.max() >= vocab_size)):
+        raise ValueError(
+            f"{name} hold ids in [{int(ids.min())}, {int(ids.max())}] but the vocabulary has "
+            f"vocab_size={vocab_size} entries (ids 0..{vocab_size - 1})"
+        )
+
+
+def check_attention_mask(attention_mask: torch.Tensor, expected_shape: tuple) -> None:
+    """A 2D mask `[batch, cached + new tokens]` of 0/1 values (bool, integer, or floats exactly 0 or 1); 4D masks
+    are taken as prepared by Transformers' masking utilities. The value check is skipped while tracing."""
+    if attention_mask.dim() == 4:
+        return
+    if attention_mask.dim() != 2 or tuple(attention_mask.shape) != expected_shape:
+        raise ValueError(
+            f"attention_mask has shape {tuple(attention_mask.shape)} but the inputs need [batch, cached + new "
+            f"tokens] = {expected_shape} (1 for tokens to attend to, 0 for padding), or a prepared 4D mask"
+        )
+    if (
+        attention_mask.dtype != torch.bool
+        and not is_tracing(attention_mask)
+        and bool(((attention_mask != 0) & (attention_mask != 1)).any())
+    ):
+        raise ValueError(
+            f"attention_mask must hold only 0 (padding) and 1 (token), got values "
+            f"{attention_mask.unique().tolist()[:8]}"
+        )
 
 
 class GPT1Model(GPT1PreTrainedModel):
@@ -211,6 +263,9 @@ class GPT1Model(GPT1PreTrainedModel):
     def set_input_embeddings(self, new_embeddings):
         self.wte = new_embeddings
 
+    @deprecate_kwarg("past_key_values", "5.40.0", new_name="cache")
+    @merge_with_config_defaults
+    @capture_outputs
     def forward(
         self,
         input_ids: torch.LongTensor | None = None,
@@ -219,107 +274,136 @@ class GPT1Model(GPT1PreTrainedModel):
         inputs_embeds: torch.Tensor | None = None,
         cache: Cache | None = None,
         use_cache: bool | None = None,
-        output_attentions: bool | None = None,
-        output_hidden_states: bool | None = None,
-        return_dict: bool | None = None,
-        **kwargs,
-    ) -> BaseModelOutputWithPast | tuple:
-        output_attentions = self.config.output_attentions if output_attentions is None else output_attentions
-        output_hidden_states = (
-            self.config.output_hidden_states if output_hidden_states is None else output_hidden_states
-        )
-        return_dict = self.config.return_dict if return_dict is None else return_dict
-        use_cache = (self.config.use_cache and not self.training) if use_cache is None else use_cache
-        if output_attentions and self.config._attn_implementation != "eager":
-            raise ValueError(
-                f"output_attentions=True needs attn_implementation='eager' (this model uses "
-                f"'{self.config._attn_implementation}', which does not return attention weights)"
-            )
+        token_type_ids: torch.LongTensor | None = None,
+        **kwargs: Unpack[TransformersKwargs],
+    ) -> BaseModelOutputWithPast:
+        r"""
+        input_ids: token ids `[batch, length]`; with a `cache`, only the tokens not cached yet.
+        attention_mask: `[batch, cached + new tokens]`, 1 for tokens to attend to and 0 for padding (or a prepared 4D
+            mask). Without `position_ids`, positions count the attended tokens, so left padding changes nothing.
+        position_ids: `[batch, length]` indices into the `n_positions` learned position embeddings. Positions that
+            restart at 0 within a row without an `attention_mask` mark packed documents (padding-free training):
+            each attends only to itself, as Transformers' masking utilities detect them.
+        token_type_ids: `[batch, length]` segment ids, embedded with the token embedding and added to the input, as
+            Transformers' `openai-gpt` and GPT-2 do; GPT's own input transformations mark segments with
+            `_delimiter_` instead and need none.
+        inputs_embeds: `[batch, length, n_embd]` instead of `input_ids`.
+        cache: a `Cache` of earlier keys and values (`past_key_values`, its former name, is still accepted with a
+            deprecation warning).
+        use_cache: return the cache (default `config.use_cache`; off under gradient checkpointing in training).
 
+        Returns `BaseModelOutputWithPast` with `last_hidden_state` `[batch, length, n_embd]`. Raises `ValueError` for
+        inputs of the wrong shape, dtype or range (value checks are skipped while tracing) and `TypeError` for an
+        unknown keyword argument.
+        """
+        check_model_kwargs(self, kwargs)
         if (input_ids is None) == (inputs_embeds is None):
             raise ValueError("Pass exactly one of input_ids or inputs_embeds")
         if input_ids is not None:
-            self._check_token_ids(input_ids)
+            check_input_ids("input_ids", input_ids, self.config.vocab_size)
             inputs_embeds = self.wte(input_ids)
-        elif inputs_embeds.dim() != 3 or inputs_embeds.shape[-1] != self.config.n_embd:
+        elif inputs_embeds.dim() != 3 or inputs_embeds.shape[-1] != self.config.n_embd or 0 in inputs_embeds.shape:
             raise ValueError(
-                f"inputs_embeds must have shape [batch, length, {self.config.n_embd}], got {tuple(inputs_embeds.shape)}"
+                f"inputs_embeds must have shape [batch, length, {self.config.n_embd}] with at least one token, got "
+                f"{tuple(inputs_embeds.shape)}"
             )
         batch, length = inputs_embeds.shape[:2]
 
-        if use_cache and cache is None:
+        new_cache = use_cache and cache is None
+        if new_cache:
             cache = DynamicCache(config=self.config)
         past_length = cache.get_seq_length() if cache is not None else 0
-        if past_length + length > self.config.n_positions:
-            raise ValueError(
-                f"Sequence too long: {past_length + length} tokens ({past_length} cached + {length} new) but the "
-                f"model has only n_positions={self.config.n_positions} position embeddings"
-            )
-        if (
-            attention_mask is not None
-            and attention_mask.dim() == 2
-            and tuple(attention_mask.shape) != (batch, past_length + length)
-        ):
-            raise ValueError(
-                f"attention_mask has shape {tuple(attention_mask.shape)} but the inputs need "
-                f"[batch, cached + new tokens] = {(batch, past_length + length)}"
-            )
+        if attention_mask is not None:
+            check_attention_mask(attention_mask, (batch, past_length + length))
         if position_ids is None:
             position_ids = self._position_ids(attention_mask, batch, length, past_length, inputs_embeds.device)
+            self._check_positions(
+                position_ids, f"Sequence too long: {past_length + length} tokens ({past_length} cached + {length} new)"
+            )
+        else:
+            self._check_positions(position_ids, "position_ids", expected_shape=(batch, length))
+        hidden_states = inputs_embeds + self.wpe(position_ids)
+        if token_type_ids is not None:
+            check_input_ids("token_type_ids", token_type_ids, self.config.vocab_size)
+            if token_type_ids.shape != (batch, length):
+                raise ValueError(
+                    f"token_type_ids has shape {tuple(token_type_ids.shape)} but the inputs have {(batch, length)}"
+                )
+            hidden_states = hidden_states + self.wte(token_type_ids)
+        hidden_states = self.drop(hidden_states)
 
-        hidden_states = self.drop(inputs_embeds + self.wpe(position_ids))
         mask = create_causal_mask(
-            config=self.config, inputs_embeds=inputs_embeds, attention_mask=attention_mask, cache=cache
+            config=self.config,
+            inputs_embeds=inputs_embeds,
+            attention_mask=attention_mask,
+            cache=None if new_cache else cache,  # an empty cache masks as none does, which detects packed rows
+            position_ids=position_ids,
         )
-
-        all_hidden_states = (hidden_states,) if output_hidden_states else None
-        all_attentions = () if output_attentions else None
+        if kwargs.get("output_attentions", self.config.output_attentions):
+            kwargs["output_attentions"] = True  # so that every layer computes its weights (see GPT1Attention)
         for block in self.h:
-            hidden_states, weights = block(hidden_states, mask, cache=cache, **kwargs)
-            if output_hidden_states:
-                all_hidden_states += (hidden_states,)
-            if output_attentions:
-                all_attentions += (weights,)
+            hidden_states = block(hidden_states, mask, cache=cache, **kwargs)
 
-        output = BaseModelOutputWithPast(
-            last_hidden_state=hidden_states,
-            cache=cache if use_cache else None,
-            hidden_states=all_hidden_states,
-            attentions=all_attentions,
-        )
-        return output if return_dict else output.to_tuple()
+        return BaseModelOutputWithPast(last_hidden_state=hidden_states, cache=cache if use_cache else None)
 
-    def _check_token_ids(self, input_ids):
-        if input_ids.dim() != 2:
-            raise ValueError(f"input_ids must have shape [batch, length], got {tuple(input_ids.shape)}")
-        if input_ids.numel() and (input_ids.min() < 0 or input_ids.max() >= self.config.vocab_size):
+    def _check_positions(self, position_ids, what, expected_shape=None):
+        if expected_shape is not None and (position_ids.dim() != 2 or position_ids.shape[-1] != expected_shape[-1]):
             raise ValueError(
-                f"input_ids hold ids in [{int(input_ids.min())}, {int(input_ids.max())}] but the vocabulary has "
-                f"vocab_size={self.config.vocab_size} entries (ids 0..{self.config.vocab_size - 1})"
+                f"position_ids has shape {tuple(position_ids.shape)} but the inputs need [batch, length] = "
+                f"{expected_shape}"
+            )
+        if not is_tracing(position_ids) and bool(
+            (position_ids.min() < 0) | (position_ids.max() >= self.config.n_positions)
+        ):
+            raise ValueError(
+                f"{what}: positions reach {int(position_ids.max())} but the model has only "
+                f"n_positions={self.config.n_positions} position embeddings (positions 0..{self.config.n_positions - 1})"
             )
 
     @staticmethod
     def _position_ids(attention_mask, batch, length, past_length, device):
-        """Positions count real tokens only, so a left-padded prompt sees the same positions as an unpadded one."""
+        """Positions count attended tokens only, so a left-padded prompt sees the same positions as an unpadded one."""
         if attention_mask is not None and attention_mask.dim() == 2:
             positions = (attention_mask.long().cumsum(-1) - 1).clamp(min=0)
             return positions[:, -length:]
         return torch.arange(past_length, past_length + length, device=device).unsqueeze(0).expand(batch, -1)
 
 
+class ContextLengthCriteria(StoppingCriteria):
+    """Stops generating once the sequences fill the model's `n_positions` learned positions, the longest input it
+    has position embeddings for."""
+
+    def __init__(self, n_positions: int):
+        self.n_positions = n_positions
+
+    def __call__(self, input_ids: torch.LongTensor, scores, **kwargs) -> torch.BoolTensor:
+        is_done = input_ids.shape[-1] >= self.n_positions
+        if is_done:
+            logger.warning_once(
+                f"Generation stopped at the model's context length (n_positions={self.n_positions} tokens)."
+            )
+        return torch.full((input_ids.shape[0],), is_done, device=input_ids.device, dtype=torch.bool)
+
+
 class GPT1LMHeadModel(GPT1PreTrainedModel, GenerationMixin):
     """GPT-1 with its language-model head: logits = h W_e^T, the output softmax tied to the token embedding."""
 
     _tied_weights_keys = {"lm_head.weight": "transformer.wte.weight"}
-    _output_matrix: tuple | None = None  # (key, W_e^T contiguous) for CPU inference, see `output_logits`
 
     def __init__(self, config: GPT1Config):
         super().__init__(config)
-        self.loss_type = "ForCausalLM"  # shifted next-token cross-entropy, -100 ignored, Trainer-aware averaging
         self.transformer = GPT1Model(config)
         self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
         self.post_init()
 
+    def generate(self, *args, stopping_criteria: StoppingCriteriaList | None = None, **kwargs):
+        """`GenerationMixin.generate`, stopping at the context length (`n_positions`) whatever length was asked."""
+        criteria = StoppingCriteriaList(stopping_criteria or [])
+        criteria.append(ContextLengthCriteria(self.config.n_positions))
+        return super().generate(*args, stopping_criteria=criteria, **kwargs)
+
+    @deprecate_kwarg("past_key_values", "5.40.0", new_name="cache")
+    @can_return_tuple
     def forward(
         self,
         input_ids: torch.LongTensor | None = None,
@@ -329,59 +413,63 @@ class GPT1LMHeadModel(GPT1PreTrainedModel, GenerationMixin):
         cache: Cache | None = None,
         labels: torch.LongTensor | None = None,
         use_cache: bool | None = None,
-        output_attentions: bool | None = None,
-        output_hidden_states: bool | None = None,
-        return_dict: bool | None = None,
-        logits_to_keep: int = 0,
-        **kwargs,
-    ) -> CausalLMOutputWithPast | tuple:
+        logits_to_keep: int | torch.Tensor = 0,
+        token_type_ids: torch.LongTensor | None = None,
+        **kwargs: Unpack[TransformersKwargs],
+    ) -> CausalLMOutputWithPast:
         r"""
-        labels: next-token targets aligned with `input_ids` (shifted inside); -100 marks positions to ignore.
-        logits_to_keep: if > 0, compute logits for the last `logits_to_keep` positions only (generation needs one).
+        The inputs are those of `GPT1Model.forward`, plus:
+
+        labels: `[batch, length]` next-token targets aligned with the inputs (shifted inside), ids inside the
+            vocabulary or -100 for positions to ignore.
+        logits_to_keep: if > 0, compute logits for the last `logits_to_keep` positions only (generation needs one);
+            a 1D tensor keeps those positions.
+
+        Returns `CausalLMOutputWithPast` with `logits` `[batch, length (or kept), vocab_size]` and `loss`, the mean
+        next-token cross-entropy in nats (Trainer-aware averaging over `num_items_in_batch`).
         """
-        return_dict = self.config.return_dict if return_dict is None else return_dict
-        outputs = self.transformer(
+        check_model_kwargs(self, kwargs)
+        outputs: BaseModelOutputWithPast = self.transformer(
             input_ids,
             attention_mask=attention_mask,
             position_ids=position_ids,
+            token_type_ids=token_type_ids,
             inputs_embeds=inputs_embeds,
             cache=cache,
             use_cache=use_cache,
-            output_attentions=output_attentions,
-            output_hidden_states=output_hidden_states,
-            return_dict=True,
             **kwargs,
         )
-        hidden_states = outputs.last_hidden_state
-        if logits_to_keep:
-            hidden_states = hidden_states[:, -logits_to_keep:]
-        logits = self.output_logits(hidden_states)
+        logits = self.lm_head(slice_logits_to_keep(outputs.last_hidden_state, logits_to_keep))
 
         loss = None
         if labels is not None:
+            self._check_labels(labels, outputs.last_hidden_state.shape[:2])
             loss = self.loss_function(logits, labels, vocab_size=self.config.vocab_size, **kwargs)
 
-        output = CausalLMOutputWithPast(
+        return CausalLMOutputWithPast(
             loss=loss,
             logits=logits,
             cache=outputs.cache,
             hidden_states=outputs.hidden_states,
             attentions=outputs.attentions,
         )
-        return output if return_dict else output.to_tuple()
 
-    def output_logits(self, hidden_states):
-        """h W_e^T. Without autograd on a CPU it multiplies by a cached contiguous copy of W_e^T instead: decoding
-        makes one row of logits a step, a matrix-vector product that CPUs stream about 1.6x faster from an [in, out]
-        matrix than from the [vocab, width] embedding, and that `threaded_matmul` spreads over the threads. The copy is
-        remade whenever the embedding changes."""
-        weight = self.lm_head.weight
-        if torch.is_grad_enabled() or weight.device.type != "cpu":
-            return self.lm_head(hidden_states)
-        key = (weight.data_ptr(), weight._version, weight.shape, weight.dtype)
-        if self._output_matrix is None or self._output_matrix[0] != key:
-            self._output_matrix = (key, weight.t().contiguous())
-        return threaded_matmul(hidden_states, self._output_matrix[1])
+    def _check_labels(self, labels, input_shape):
+        if tuple(labels.shape) != tuple(input_shape):
+            raise ValueError(
+                f"labels has shape {tuple(labels.shape)} but the inputs have {tuple(input_shape)}: language-model "
+                "labels are the input ids themselves (shifted inside), -100 where no loss is wanted"
+            )
+        if labels.is_floating_point():
+            raise ValueError(f"labels must hold integer token ids (torch.long), got dtype {labels.dtype}")
+        vocab_size = self.config.vocab_size
+        if not is_tracing(labels) and bool(
+            ((labels < 0) & (labels != IGNORE_INDEX)).any() | (labels >= vocab_size).any()
+        ):
+            raise ValueError(
+                f"labels hold ids in [{int(labels.min())}, {int(labels.max())}] but the vocabulary has "
+                f"vocab_size={vocab_size} entries (valid: 0..{vocab_size - 1}, or {IGNORE_INDEX} to ignore)"
+            )
 
 
 class GPT1TaskHeadModel(GPT1PreTrainedModel):
@@ -404,56 +492,71 @@ class GPT1TaskHeadModel(GPT1PreTrainedModel):
         self.transformer = GPT1Model(config)
         self.dropout = nn.Dropout(config.classifier_dropout)
 
+    @can_return_tuple
     def forward(
         self,
         input_ids: torch.LongTensor | None = None,
         attention_mask: torch.Tensor | None = None,
         position_ids: torch.LongTensor | None = None,
         labels: torch.Tensor | None = None,
-        output_attentions: bool | None = None,
-        output_hidden_states: bool | None = None,
-        return_dict: bool | None = None,
-        **kwargs,
-    ):
+        token_type_ids: torch.LongTensor | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        **kwargs: Unpack[TransformersKwargs],
+    ) -> SequenceClassifierOutput | MultipleChoiceModelOutput:
         r"""
+        input_ids: `[batch, length]` or `[batch, n_sequences, length]` built by GPT's input transformations
+            (`modeling_gpt1.transforms`); each sequence holds an attended extract token.
+        attention_mask, position_ids, token_type_ids: as for `GPT1Model.forward`, with the shape of `input_ids`.
         labels: class ids `[batch]`, float targets for regression (`num_labels == 1`), float 0/1 targets
-        `[batch, num_labels]` for multi-label classification, or for multiple choice the index of the right answer.
+            `[batch, num_labels]` for multi-label classification, or for multiple choice the index of the right answer.
+        inputs_embeds: not supported: the heads locate the extract token in `input_ids` (a clear `ValueError`).
+        lm_labels (keyword): targets of the auxiliary LM loss made by `GPT1DataCollator`; only `GPT1WithAuxiliaryLM`
+            reads them and a plain head ignores them. Not a named parameter, so that Trainer takes `labels` alone
+            for the label ids.
+
+        Returns logits `[batch, num_labels]` (or `[batch, n_choices]`) and the task loss. Raises `ValueError` for
+        inputs or labels of the wrong shape or range, sequences without an attended extract token, and non-finite
+        regression targets; `TypeError` for an unknown keyword argument.
         """
-        return_dict = self.config.return_dict if return_dict is None else return_dict
-        kwargs.pop("lm_labels", None)  # made by the collators for the auxiliary LM loss; unused without it
-        outputs, logits = self.decode_and_score(
-            input_ids,
-            attention_mask,
-            position_ids,
-            output_attentions=output_attentions,
-            output_hidden_states=output_hidden_states,
-            **kwargs,
-        )
+        kwargs.pop("lm_labels", None)
+        check_model_kwargs(self, kwargs)
+        if inputs_embeds is not None:
+            raise ValueError(f"{type(self).__name__} needs input_ids: the extract token is located from them")
+        outputs, logits = self.decode_and_score(input_ids, attention_mask, position_ids, token_type_ids, **kwargs)
         loss = self.task_loss(logits, labels) if labels is not None else None
-        output = self.output_class(
+        return self.output_class(
             loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
         )
-        return output if return_dict else output.to_tuple()
 
-    def decode_and_score(self, input_ids, attention_mask=None, position_ids=None, **kwargs):
+    def decode_and_score(self, input_ids, attention_mask=None, position_ids=None, token_type_ids=None, **kwargs):
         """One decoder pass over every sequence and the head's logits: `(decoder outputs, logits)`. The decoder's
         `last_hidden_state` is flattened to `[batch * n_sequences, length, n_embd]`."""
-        outputs = self.transformer(
-            **self.flatten_inputs(input_ids, attention_mask, position_ids), use_cache=False, return_dict=True, **kwargs
-        )
-        return outputs, self.score(self.extract_states(outputs.last_hidden_state, input_ids))
+        inputs = self.flatten_inputs(input_ids, attention_mask, position_ids, token_type_ids)
+        outputs = self.transformer(**inputs, use_cache=False, **kwargs)
+        states = self.extract_states(outputs.last_hidden_state, input_ids, inputs["attention_mask"])
+        return outputs, self.score(states)
 
-    def flatten_inputs(self, input_ids, attention_mask=None, position_ids=None) -> dict:
+    def flatten_inputs(self, input_ids, attention_mask=None, position_ids=None, token_type_ids=None) -> dict:
         """Check the input layout and fold the sequences of every example into the batch dimension."""
         name = type(self).__name__
         if input_ids is None:
             raise ValueError(f"{name} needs input_ids: the extract token is located from them")
+        if self.config.extract_token_id is None:
+            raise ValueError(
+                f"{name} reads the state of the extract token, but config.extract_token_id is None; set it to the id "
+                "of `_classify_` (modeling_gpt1.add_special_tokens adds GPT's tokens to a model and tokenizer)"
+            )
         bad_rank = input_ids.dim() not in (2, 3) or (input_ids.dim() == 2 and self.needs_sequence_dim)
         bad_count = input_ids.dim() == 3 and self.n_sequences not in (None, input_ids.shape[1])
         if bad_rank or bad_count:
             layout = f"[batch, {self.n_sequences or 'n_sequences'}, length]"
             raise ValueError(f"{name} expects input_ids {layout}, got shape {tuple(input_ids.shape)}")
-        inputs = {"input_ids": input_ids, "attention_mask": attention_mask, "position_ids": position_ids}
+        inputs = {
+            "input_ids": input_ids,
+            "attention_mask": attention_mask,
+            "position_ids": position_ids,
+            "token_type_ids": token_type_ids,
+        }
         for key, value in inputs.items():
             if value is not None and value.shape != input_ids.shape:
                 raise ValueError(f"{key} has shape {tuple(value.shape)} but input_ids has {tuple(input_ids.shape)}")
@@ -461,19 +564,29 @@ class GPT1TaskHeadModel(GPT1PreTrainedModel):
             key: None if value is None else value.reshape(-1, input_ids.shape[-1]) for key, value in inputs.items()
         }
 
-    def extract_states(self, hidden_states, input_ids):
-        """Final hidden state at the first extract token of each sequence: `[batch, n_sequences, n_embd]`."""
+    def extract_states(self, hidden_states, input_ids, attention_mask=None):
+        """Final hidden state at the first extract token of each sequence: `[batch, n_sequences, n_embd]`. Raises
+        `ValueError` when a sequence has no extract token, or its extract token is masked out by `attention_mask`
+        (`[batch * n_sequences, length]`); the checks are skipped while tracing."""
         flat_ids = input_ids.reshape(-1, input_ids.shape[-1])
         is_extract = flat_ids == self.config.extract_token_id
-        has_extract = is_extract.any(dim=-1)
-        if not bool(has_extract.all()):
-            missing = (~has_extract).nonzero().flatten().tolist()
-            raise ValueError(
-                f"sequence(s) {missing} of the (flattened) batch have no extract token (id "
-                f"{self.config.extract_token_id}); build inputs with modeling_gpt1.transforms"
-            )
         positions = is_extract.int().argmax(dim=-1)
-        states = hidden_states[torch.arange(flat_ids.shape[0], device=flat_ids.device), positions]
+        rows = torch.arange(flat_ids.shape[0], device=flat_ids.device)
+        if not is_tracing(flat_ids):
+            missing = (~is_extract.any(dim=-1)).nonzero().flatten().tolist()
+            if missing:
+                raise ValueError(
+                    f"sequence(s) {missing} of the (flattened) batch have no extract token (id "
+                    f"{self.config.extract_token_id}); build inputs with modeling_gpt1.transforms"
+                )
+            if attention_mask is not None and attention_mask.dim() == 2:
+                masked = (attention_mask[rows, positions] == 0).nonzero().flatten().tolist()
+                if masked:
+                    raise ValueError(
+                        f"sequence(s) {masked} of the (flattened) batch have their extract token masked out by "
+                        "attention_mask (0 at its position): the head would read a state the model did not attend to"
+                    )
+        states = hidden_states[rows, positions]
         return states.view(input_ids.shape[0], -1, states.shape[-1])
 
     def score(self, extract_states):
@@ -486,6 +599,14 @@ class GPT1TaskHeadModel(GPT1PreTrainedModel):
             raise ValueError(f"got {labels.shape[0]} labels for a batch of {logits.shape[0]} examples")
         problem_type = self.problem_type(labels)
         if problem_type == "regression":
+            if labels.numel() != logits.shape[0]:
+                raise ValueError(
+                    f"regression takes one float target per example ([batch]), got labels of shape {tuple(labels.shape)}"
+                )
+            if not is_tracing(labels):
+                bad = (~torch.isfinite(labels.view(-1).float())).nonzero().flatten().tolist()
+                if bad:
+                    raise ValueError(f"regression labels of example(s) {bad} are not finite (NaN or inf)")
             return F.mse_loss(logits.view(-1), labels.to(logits.dtype).view(-1))
         if problem_type == "multi_label_classification":
             if labels.shape != logits.shape:
@@ -501,7 +622,9 @@ class GPT1TaskHeadModel(GPT1PreTrainedModel):
             )
         labels = labels.view(-1).long()
         n_classes = logits.shape[-1]
-        if bool(((labels < 0) & (labels != IGNORE_INDEX)).any() or (labels >= n_classes).any()):
+        if not is_tracing(labels) and bool(
+            ((labels < 0) & (labels != IGNORE_INDEX)).any() | (labels >= n_classes).any()
+        ):
             raise ValueError(
                 f"labels {labels.tolist()} out of range: {type(self).__name__} predicts {n_classes} "
                 f"{'answers' if self.needs_sequence_dim else 'classes'} (valid: 0..{n_classes - 1}, or {IGNORE_INDEX} to ignore)"

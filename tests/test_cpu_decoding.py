@@ -1,0 +1,155 @@
+"""enable_cpu_decoding: few-row products split across threads, equal to the plain model and never stale."""
+
+import pytest
+import torch
+from conftest import make_lm
+
+from modeling_gpt1 import cpu_decoding
+from modeling_gpt1.cpu_decoding import FEW_ROWS, enable_cpu_decoding, threaded_linear, threaded_matmul
+
+
+@pytest.fixture
+def two_threads():
+    previous = torch.get_num_threads()
+    torch.set_num_threads(2)
+    yield
+    torch.set_num_threads(previous)
+
+
+def recording_bmm(monkeypatch):
+    calls = []
+    monkeypatch.setattr(torch, "bmm", lambda *args: calls.append(args) or torch.matmul(*args))
+    return calls
+
+
+@pytest.mark.parametrize("rows", [1, 3, FEW_ROWS])
+@pytest.mark.parametrize("with_bias", [False, True])
+def test_threaded_matmul_splits_few_row_products_and_equals_the_plain_product(
+    two_threads, monkeypatch, rows, with_bias
+):
+    weight, bias, x = torch.randn(48, 20), torch.randn(20), torch.randn(rows, 1, 48)
+    expected = x @ weight + (bias if with_bias else 0)
+    calls = recording_bmm(monkeypatch)
+    with torch.no_grad():
+        output = threaded_matmul(x, weight, bias if with_bias else None)
+    assert output.shape == (rows, 1, 20)
+    torch.testing.assert_close(output, expected, atol=1e-5, rtol=1e-5)
+    assert len(calls) == 1 and calls[0][1].shape == (2, 24, 20)  # one slab of the weight per thread
+
+
+@pytest.mark.parametrize("rows", [1, 5])
+def test_threaded_linear_splits_the_weight_rows_as_stored_and_equals_the_plain_product(two_threads, monkeypatch, rows):
+    weight, x = torch.randn(30, 16), torch.randn(rows, 1, 16)
+    calls = recording_bmm(monkeypatch)
+    with torch.no_grad():
+        output = threaded_linear(x, weight)
+    torch.testing.assert_close(output, x @ weight.t(), atol=1e-5, rtol=1e-5)
+    assert len(calls) == 1 and calls[0][1].shape == (2, 16, 15)  # two slabs of 15 output rows, no copy
+
+
+def test_threaded_matmul_cuts_as_many_equal_slabs_as_threads_allow(monkeypatch):
+    previous = torch.get_num_threads()
+    torch.set_num_threads(4)
+    try:
+        calls = recording_bmm(monkeypatch)
+        weight, x = torch.randn(6, 5), torch.randn(1, 6)
+        with torch.no_grad():
+            torch.testing.assert_close(threaded_matmul(x, weight), x @ weight)
+        assert calls[0][1].shape == (2, 3, 5)  # 6 rows: 2 slabs of 3 (4 would not divide them)
+    finally:
+        torch.set_num_threads(previous)
+
+
+@pytest.mark.parametrize("case", ["many rows", "autograd", "one thread", "indivisible input width"])
+def test_threaded_matmul_takes_the_plain_product_outside_cpu_decoding(two_threads, monkeypatch, case):
+    width = 47 if case == "indivisible input width" else 48
+    rows = FEW_ROWS + 1 if case == "many rows" else 1
+    weight, bias, x = torch.randn(width, 20), torch.randn(20), torch.randn(rows, width)
+    if case == "one thread":
+        torch.set_num_threads(1)
+    monkeypatch.setattr(torch, "bmm", lambda *args: pytest.fail("split product outside a CPU decoding step"))
+    with torch.set_grad_enabled(case == "autograd"):
+        output = threaded_matmul(x, weight, bias)
+    torch.testing.assert_close(output, torch.addmm(bias, x, weight))
+
+
+def test_the_model_file_splits_nothing_by_itself(two_threads, monkeypatch):
+    """Without enable_cpu_decoding the model runs plain products only (what a trust_remote_code user runs)."""
+    model = make_lm()
+    monkeypatch.setattr(torch, "bmm", lambda *args: pytest.fail("split product in the plain model"))
+    with torch.no_grad():
+        prefix = model(torch.tensor([[1, 2, 3]]), use_cache=True)
+        model(torch.tensor([[4]]), cache=prefix.cache)
+
+
+def test_decoding_step_uses_the_threaded_products_and_matches_the_plain_model(two_threads, monkeypatch, input_ids):
+    """The cached one-token step of the enabled model (split products) gives the plain model's logits."""
+    plain, fast = make_lm(vocab_size=100), enable_cpu_decoding(make_lm(vocab_size=100))  # an even vocabulary
+    long_ids = input_ids.repeat(1, 6)[:, : plain.config.n_positions]
+    calls = recording_bmm(monkeypatch)
+    with torch.no_grad():
+        expected = plain(long_ids).logits[:, -1]
+        assert calls == []
+        prefix = fast(long_ids[:, :-1], use_cache=True)
+        assert calls == []  # more than FEW_ROWS rows: plain products
+        step = fast(long_ids[:, -1:], cache=prefix.cache).logits[:, -1]
+    assert len(calls) == 4 * plain.config.n_layer + 1  # the blocks' four projections and the LM head
+    torch.testing.assert_close(step, expected, atol=1e-5, rtol=1e-5)
+
+
+def test_enabled_model_generates_the_plain_model_tokens(two_threads):
+    plain, fast = make_lm(), enable_cpu_decoding(make_lm())
+    prompt = torch.tensor([[5, 6, 7]])
+    settings = dict(max_new_tokens=12, do_sample=False)
+    assert torch.equal(plain.generate(prompt, **settings), fast.generate(prompt, **settings))
+
+
+def in_place_edits():
+    """Each kind of weight edit that does not go through autograd: none may leave a no-grad forward stale."""
+
+    def write_new_rows_through_data(model):
+        model.resize_token_embeddings(model.config.vocab_size + 4)
+        model.config.vocab_size = model.config.vocab_size  # the new rows are valid ids
+        model.transformer.wte.weight.data[-4:] = torch.randn(4, model.config.n_embd)
+
+    def assign_a_state_dict(model):
+        model.load_state_dict(make_lm(seed=7).state_dict(), assign=True)
+
+    def scale_in_place(model):
+        with torch.no_grad():
+            model.transformer.wte.weight.mul_(2.0)
+            model.transformer.h[0].attn.c_attn.weight.add_(0.1)
+
+    def replace_the_parameter(model):
+        model.transformer.wte.weight = torch.nn.Parameter(torch.randn_like(model.transformer.wte.weight))
+        model.tie_weights()
+
+    return [write_new_rows_through_data, assign_a_state_dict, scale_in_place, replace_the_parameter]
+
+
+@pytest.mark.parametrize("enabled", [False, True], ids=["plain", "cpu_decoding"])
+@pytest.mark.parametrize("edit", in_place_edits(), ids=lambda edit: edit.__name__)
+def test_after_an_in_place_weight_edit_the_no_grad_forward_equals_the_grad_forward(two_threads, edit, enabled):
+    model = make_lm()
+    if enabled:
+        enable_cpu_decoding(model)
+    ids = torch.tensor([[1, 2, 3, 4]])
+    with torch.no_grad():
+        model(ids)  # an inference before the edit: anything cached would be cached now
+    edit(model)
+    ids = torch.tensor([[1, 2, model.config.vocab_size - 1, 4]])
+    with torch.no_grad():
+        no_grad = model(ids[:, :3], use_cache=True)
+        no_grad_step = model(ids[:, 3:], cache=no_grad.cache).logits
+    with_grad = model(ids).logits
+    torch.testing.assert_close(no_grad.logits, with_grad[:, :3], atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(no_grad_step, with_grad[:, 3:], atol=1e-5, rtol=1e-5)
+
+
+def test_no_second_copy_of_the_output_matrix_is_kept(two_threads):
+    """Nothing besides the parameters holds a vocab x width matrix (it would go stale, and .to() would leave it)."""
+    model = enable_cpu_decoding(make_lm())
+    with torch.no_grad():
+        model(torch.tensor([[1, 2, 3]]))
+    tensors = [value for value in vars(model).values() if isinstance(value, (torch.Tensor, tuple))]
+    assert tensors == [] and not hasattr(cpu_decoding, "_output_matrix")
