@@ -23,19 +23,11 @@ import numpy as np
 import torch
 from transformers import OpenAIGPTConfig, OpenAIGPTLMHeadModel, OpenAIGPTTokenizer
 
-from .configuration_gpt1 import GPT1Config
+from .configuration_gpt1 import SPECIAL_TOKENS, GPT1Config
 from .modeling_gpt1 import GPT1LMHeadModel
 
 
 logger = logging.getLogger(__name__)
-
-# (config field, token string) of the tokens added after the BPE vocabulary, in the order of their ids.
-SPECIAL_TOKENS = (
-    ("start_token_id", "_start_"),
-    ("delimiter_token_id", "_delimiter_"),
-    ("extract_token_id", "_classify_"),
-    ("pad_token_id", "<pad>"),
-)
 
 # The released checkpoint: `params_shapes.json` plus the values of all arrays, concatenated and cut into 10 files.
 OPENAI_NUM_SHARDS = 10
@@ -86,6 +78,12 @@ def convert_openai_checkpoint(src, dst, n_head: int = 12) -> Path:
     The architecture is read off the shapes (layers, width, feed-forward width, context, vocabulary); the number of
     heads is not visible in them, hence `n_head`. The special tokens get the ids after the vocabulary (40478..40481
     for the real files). The tokenizer is converted too when `encoder_bpe_40000.json` and `vocab_40000.bpe` are there.
+
+    Raises:
+        FileNotFoundError: SRC, `params_shapes.json` or a shard is missing.
+        FileExistsError: DST exists and is not an empty folder.
+        ValueError: `params_shapes.json` is not valid JSON or not a list of shapes, a shard is truncated or damaged
+            (the message names the file), the shapes are not a GPT-1's, or `n_head` does not divide the width.
     """
     src = _check_paths(src, dst)
     arrays = _read_openai_arrays(src)
@@ -93,6 +91,8 @@ def convert_openai_checkpoint(src, dst, n_head: int = 12) -> Path:
     n_positions = arrays[0].shape[0]
     n_layer = (len(arrays) - 2) // len(OPENAI_BLOCK_PARAMS)
     n_inner = arrays[2 + OPENAI_BLOCK_PARAMS.index("mlp/c_fc/w")].shape[-1]
+    if not isinstance(n_head, int) or n_head < 1 or n_embd % n_head:
+        raise ValueError(f"n_head={n_head!r}: the release's width n_embd={n_embd} must be divisible by n_head")
     config = GPT1Config(
         vocab_size=vocab_size + len(SPECIAL_TOKENS),
         n_positions=n_positions,
@@ -131,7 +131,7 @@ def _read_openai_arrays(src: Path) -> list[np.ndarray]:
     shapes_file = src / "params_shapes.json"
     if not shapes_file.is_file():
         raise FileNotFoundError(f"{shapes_file} not found: SRC must be the release's model/ folder")
-    shapes = [tuple(shape) for shape in json.loads(shapes_file.read_text())]
+    shapes = _read_openai_shapes(shapes_file)
     _check_openai_shapes(shapes)
 
     shards = [src / f"params_{i}.npy" for i in range(OPENAI_NUM_SHARDS)]
@@ -141,7 +141,7 @@ def _read_openai_arrays(src: Path) -> list[np.ndarray]:
             f"The release is split into {OPENAI_NUM_SHARDS} files params_0.npy..params_{OPENAI_NUM_SHARDS - 1}.npy; "
             f"{', '.join(missing)} missing from {src}"
         )
-    values = np.concatenate([np.load(shard, allow_pickle=False).reshape(-1) for shard in shards])
+    values = np.concatenate([_read_openai_shard(shard) for shard in shards])
     sizes = [int(np.prod(shape)) for shape in shapes]
     if values.size != sum(sizes):
         raise ValueError(
@@ -150,6 +150,32 @@ def _read_openai_arrays(src: Path) -> list[np.ndarray]:
         )
     pieces = np.split(values.astype(np.float32, copy=False), np.cumsum(sizes)[:-1])
     return [piece.reshape(shape) for piece, shape in zip(pieces, shapes)]
+
+
+def _read_openai_shapes(shapes_file: Path) -> list[tuple[int, ...]]:
+    """The list of array shapes in `params_shapes.json`; ValueError naming the file when it is not one."""
+    try:
+        shapes = json.loads(shapes_file.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ValueError(f"{shapes_file} is not valid JSON ({error}): the file is truncated or damaged") from None
+    valid = isinstance(shapes, list) and all(
+        isinstance(shape, list) and all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in shape)
+        for shape in shapes
+    )
+    if not valid:
+        raise ValueError(f"{shapes_file} must hold a list of array shapes (lists of non-negative integers)")
+    return [tuple(shape) for shape in shapes]
+
+
+def _read_openai_shard(shard: Path) -> np.ndarray:
+    """The values of one `params_N.npy` file, flattened; ValueError naming the file when it cannot be read."""
+    try:
+        values = np.load(shard, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as error:
+        raise ValueError(f"{shard} is not a readable .npy array ({error}): the file is truncated or damaged") from None
+    if not np.issubdtype(values.dtype, np.floating):
+        raise ValueError(f"{shard} holds {values.dtype} values; the release's shards hold float32")
+    return values.reshape(-1)
 
 
 def _check_openai_shapes(shapes: list[tuple]) -> None:
@@ -275,7 +301,7 @@ def convert_to_transformers(src, dst) -> Path:
 
 
 def _appended_special_ids(vocab_size: int) -> dict[str, int]:
-    return {field: vocab_size + offset for offset, (field, _) in enumerate(SPECIAL_TOKENS)}
+    return {field: vocab_size + offset for offset, field in enumerate(SPECIAL_TOKENS)}
 
 
 def _special_ids_for(num_rows: int, source_tokenizer) -> tuple[dict[str, int], int]:
@@ -287,7 +313,7 @@ def _special_ids_for(num_rows: int, source_tokenizer) -> tuple[dict[str, int], i
     vocab = source_tokenizer.get_vocab() if source_tokenizer is not None else {}
     next_id = max(num_rows, len(vocab))
     special_ids = {}
-    for field, token in SPECIAL_TOKENS:
+    for field, token in SPECIAL_TOKENS.items():
         if token in vocab:
             special_ids[field] = vocab[token]
         else:
@@ -369,7 +395,7 @@ def _check_same_ids(tokenizer, vocab: dict[str, int]) -> None:
 
 def _check_tokenizer_matches(tokenizer, config) -> None:
     """The tokenizer written next to the weights must give the special tokens the ids of the config."""
-    for field, token in SPECIAL_TOKENS:
+    for field, token in SPECIAL_TOKENS.items():
         got = getattr(tokenizer, field, None)
         if got != getattr(config, field):
             raise ValueError(
@@ -455,6 +481,8 @@ def _atomic_directory(dst):
 
 
 def main(argv=None) -> None:
+    """Command line. A user error (missing or damaged source files, a non-empty destination, a conversion the target
+    cannot express) prints one line and exits with status 2; argparse's own errors also exit with 2."""
     parser = argparse.ArgumentParser(
         prog="python -m modeling_gpt1.convert",
         description="Convert GPT-1 checkpoints: OpenAI's 2018 release or Transformers' openai-gpt into a GPT-1 "
@@ -473,12 +501,15 @@ def main(argv=None) -> None:
         parser.error("--n_head applies to --from openai only (the other formats record it in their config)")
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
-    if args.source_format == "openai":
-        convert_openai_checkpoint(args.src, args.dst, n_head=12 if args.n_head is None else args.n_head)
-    elif args.source_format == "transformers":
-        convert_from_transformers(args.src, args.dst)
-    else:
-        convert_to_transformers(args.src, args.dst)
+    try:
+        if args.source_format == "openai":
+            convert_openai_checkpoint(args.src, args.dst, n_head=12 if args.n_head is None else args.n_head)
+        elif args.source_format == "transformers":
+            convert_from_transformers(args.src, args.dst)
+        else:
+            convert_to_transformers(args.src, args.dst)
+    except (OSError, ValueError) as error:  # a missing or damaged file, an impossible conversion: one line, status 2
+        parser.exit(2, f"{parser.prog}: error: {error}\n")
 
 
 if __name__ == "__main__":

@@ -344,6 +344,24 @@ def corrupt_shapes_file(folder):
     (folder / "params_shapes.json").unlink()
 
 
+def corrupt_truncated_shard(folder):
+    shard = folder / "params_3.npy"
+    shard.write_bytes(shard.read_bytes()[:-20])
+
+
+def corrupt_shard_header(folder):
+    (folder / "params_7.npy").write_bytes(b"not a numpy file")
+
+
+def corrupt_invalid_shapes_json(folder):
+    shapes = folder / "params_shapes.json"
+    shapes.write_text(shapes.read_text()[:-5])
+
+
+def corrupt_shapes_not_a_list(folder):
+    (folder / "params_shapes.json").write_text('{"positions": [12, 16]}')
+
+
 def assert_nothing_written(parent: Path):
     """Neither DST nor a temporary folder beside it is left over."""
     assert not parent.exists() or list(parent.iterdir()) == []
@@ -357,6 +375,10 @@ def assert_nothing_written(parent: Path):
         (corrupt_entry_count, ValueError, "lists {entries_minus_one} arrays"),
         (corrupt_block_shape, ValueError, r"block 1 mlp/c_proj/w\) has shape \[1, 24, 16\], expected \[1, 64, 16\]"),
         (corrupt_shapes_file, FileNotFoundError, "params_shapes.json not found"),
+        (corrupt_truncated_shard, ValueError, r"params_3.npy is not a readable .npy array .*truncated or damaged"),
+        (corrupt_shard_header, ValueError, r"params_7.npy is not a readable .npy array"),
+        (corrupt_invalid_shapes_json, ValueError, r"params_shapes.json is not valid JSON"),
+        (corrupt_shapes_not_a_list, ValueError, r"params_shapes.json must hold a list of array shapes"),
     ],
 )
 def test_corrupted_release_fails_clearly_and_writes_nothing(tmp_path, corrupt, error, message):
@@ -419,6 +441,35 @@ def test_command_line(tmp_path):
     model = GPT1LMHeadModel.from_pretrained(tmp_path / "dst")
     assert model.config.n_head == 2 and model.config.vocab_size == 24
     torch.testing.assert_close(model.transformer.wpe.weight.detach().numpy(), arrays[0][1], rtol=0, atol=0)
+
+
+@pytest.mark.parametrize(
+    "corrupt, message",
+    [(corrupt_missing_shard, "params_3.npy missing"), (corrupt_truncated_shard, "params_3.npy is not a readable")],
+)
+def test_command_line_user_error_is_one_line_and_status_2(tmp_path, corrupt, message):
+    folder = write_release(tmp_path / "model", release_arrays(1, 16, 8, 20))
+    corrupt(folder)
+    result = subprocess.run(
+        [sys.executable, "-m", "modeling_gpt1.convert", "--from", "openai", str(folder), str(tmp_path / "dst")],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("python -m modeling_gpt1.convert: error: "), result.stderr
+    assert message in lines[0] and "Traceback" not in result.stderr
+
+
+def test_main_exits_2_on_a_non_empty_destination(tmp_path, capsys):
+    folder = write_release(tmp_path / "model", release_arrays(1, 16, 8, 20))
+    (tmp_path / "dst").mkdir()
+    (tmp_path / "dst" / "keep.txt").write_text("mine")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--from", "openai", "--n_head", "2", str(folder), str(tmp_path / "dst")])
+    assert exit_info.value.code == 2
+    assert "not an empty folder" in capsys.readouterr().err
 
 
 def test_missing_source_folder(tmp_path):
