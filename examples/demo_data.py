@@ -28,7 +28,7 @@ def stdlib_documents(stdlib_dir: str | None = None, max_documents: int | None = 
         if SKIPPED_PARTS.intersection(relative.parts):
             continue
         try:
-            tree = ast.parse(path.read_text(encoding="utf-8"))
+            tree = ast.parse(path.read_text(encoding="utf-8-sig"))  # utf-8-sig: a byte-order mark is no text
         except (SyntaxError, UnicodeDecodeError, ValueError):
             continue
         nodes = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)

@@ -1,6 +1,9 @@
 """The main job's fast path: pre-training, the four fine-tuning transformations, the table, Hub-ready folders."""
 
+import contextlib
+import io
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -11,7 +14,8 @@ import yaml
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, pipeline
 
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "examples"))
 
 import demo  # noqa: E402
 from without_package import load_without_package  # noqa: E402
@@ -21,9 +25,21 @@ DEMO_TASKS = ("word_order", "next_sentence", "same_module", "true_ending")
 
 
 @pytest.fixture(scope="module")
-def demo_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("demo")
-    results = demo.main(["--quick", "--output_dir", str(out)])
+def demo_console(tmp_path_factory):
+    """The quick demo, run where the README's code expects it (`outputs/demo` under a working folder): the output
+    folder, the results, and what it printed on stdout and stderr."""
+    out = tmp_path_factory.mktemp("workdir") / "outputs" / "demo"
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        results = demo.main(["--quick", "--output_dir", str(out)])
+    sys.stdout.write(stdout.getvalue())
+    sys.stderr.write(stderr.getvalue())
+    return out, results, stdout.getvalue(), stderr.getvalue()
+
+
+@pytest.fixture(scope="module")
+def demo_run(demo_console):
+    out, results, _, _ = demo_console
     return out, results
 
 
@@ -113,3 +129,39 @@ def test_both_pipelines_run_on_the_produced_models(demo_run):
     tokenizer = classifier.tokenizer
     assert seen[0][0, 0].item() == tokenizer.start_token_id
     assert seen[0][0, -1].item() == tokenizer.extract_token_id
+
+
+def test_each_stage_is_announced_and_training_shows_a_progress_bar(demo_console):
+    _, _, stdout, stderr = demo_console
+    headings = re.findall(r"^===== (Stage \d/4: .*) =====$", stdout, flags=re.MULTILINE)
+    assert [h.split(":")[0] for h in headings] == ["Stage 1/4", "Stage 2/4", *["Stage 3/4"] * 8, "Stage 4/4"]
+    assert "fine-tuning word_order (classification) from the pre-trained model, run 1 of 8" in headings[2]
+    steps = demo.SETTINGS["quick"]["pretrain_steps"]
+    assert re.search(rf"\b{steps}/{steps} \[\d\d:\d\d<\d\d:\d\d", stderr)  # Trainer's bar: steps, elapsed<ETA
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The READMEs' Python code runs as written against the demo's outputs.
+
+
+def python_blocks(readme: str) -> list[str]:
+    return re.findall(r"^```python\n(.*?)^```$", (ROOT / readme).read_text(), flags=re.MULTILINE | re.DOTALL)
+
+
+README_BLOCKS = [
+    pytest.param(readme, index, id=f"{readme}-{index}")
+    for readme in ("README.md", "examples/README.md")
+    for index in range(len(python_blocks(readme)))
+]
+
+
+def test_the_readmes_have_python_code():
+    assert len(python_blocks("README.md")) >= 2 and len(python_blocks("examples/README.md")) >= 2
+
+
+@pytest.mark.parametrize("readme, index", README_BLOCKS)
+def test_readme_python_code_runs_against_the_demo_outputs(demo_run, readme, index, monkeypatch, capsys):
+    out, _ = demo_run
+    monkeypatch.chdir(out.parents[1])  # the folder holding outputs/demo
+    code = python_blocks(readme)[index]
+    exec(compile(code, f"{readme} python block {index}", "exec"), {"__name__": "__readme__"})
