@@ -6,8 +6,10 @@ import torch
 from conftest import make_config
 from transformers import pipeline
 
-from modeling_gpt1 import GPT1ForSequenceClassification, GPT1LMHeadModel
+from modeling_gpt1 import GPT1DataCollator, GPT1ForSequenceClassification, GPT1ForSimilarity, GPT1LMHeadModel
+from modeling_gpt1.pipelines import GPT1TextClassificationPipeline, register_pipeline
 from modeling_gpt1.tokenization_gpt1 import train_gpt1_tokenizer
+from modeling_gpt1.transforms import InputTransform
 
 
 TEXTS = ["the cat sat on the mat", "a dog ran in the park", "the film was great", "i did not like the film"]
@@ -122,3 +124,113 @@ def test_classification_pipeline_loads_a_saved_folder(classifier_parts, tmp_path
     in_memory = pipeline("text-classification", model=model, tokenizer=tokenizer, top_k=None)
     text = {"text": "the film was great", "text_pair": "i did not like the film"}
     assert as_dict(from_folder(text)) == pytest.approx(as_dict(in_memory(text)), abs=1e-6)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Similarity models: both orderings of a pair, through GPT1TextClassificationPipeline
+
+
+SIMILARITY_LABELS = {0: "different", 1: "similar"}
+
+
+@pytest.fixture(scope="module")
+def similarity_parts():
+    """A language model's tokenizer (no task template, as fine-tuning saves it for similarity) and a similarity head,
+    with a hook recording the input_ids it is given."""
+    tokenizer = tiny_tokenizer()
+    torch.manual_seed(0)
+    labels = {"id2label": SIMILARITY_LABELS, "label2id": {v: k for k, v in SIMILARITY_LABELS.items()}}
+    model = GPT1ForSimilarity(tiny_config(tokenizer, num_labels=2, **labels)).eval()
+    fed = []
+    model.register_forward_pre_hook(lambda module, args, kwargs: fed.append(kwargs["input_ids"]), with_kwargs=True)
+    return tokenizer, model, fed
+
+
+def direct_scores(tokenizer, model, pairs: list[tuple[str, str]]) -> list[dict[str, float]]:
+    """What the model predicts for the pairs laid out as in training (InputTransform and the collator)."""
+    transform = InputTransform(tokenizer, "similarity", ("a", "b"), label_field=None, max_length=64)
+    features = transform({"a": [a for a, _ in pairs], "b": [b for _, b in pairs]})
+    batch = GPT1DataCollator.from_tokenizer(tokenizer, return_lm_labels=False)(
+        [{"input_ids": ids} for ids in features["input_ids"]]
+    )
+    with torch.no_grad():
+        probabilities = model(**batch).logits.softmax(-1)
+    return [{SIMILARITY_LABELS[i]: float(p) for i, p in enumerate(row)} for row in probabilities]
+
+
+def test_similarity_pipeline_feeds_both_orderings(similarity_parts):
+    tokenizer, model, fed = similarity_parts
+    similar = pipeline(
+        "text-classification",
+        model=model,
+        tokenizer=tokenizer,
+        top_k=None,
+        pipeline_class=GPT1TextClassificationPipeline,
+    )
+    fed.clear()
+
+    scores = similar({"text": "the cat sat", "text_pair": "a dog ran"})
+
+    [input_ids] = fed
+    a, b = (tokenizer(text, add_special_tokens=False).input_ids for text in ("the cat sat", "a dog ran"))
+    start, delimiter, extract = tokenizer.start_token_id, tokenizer.delimiter_token_id, tokenizer.extract_token_id
+    assert input_ids.tolist() == [[[start, *a, delimiter, *b, extract], [start, *b, delimiter, *a, extract]]]
+    [expected] = direct_scores(tokenizer, model, [("the cat sat", "a dog ran")])
+    assert as_dict(scores) == pytest.approx(expected, abs=1e-6)
+    swapped = similar({"text": "a dog ran", "text_pair": "the cat sat"})
+    assert as_dict(swapped) == pytest.approx(as_dict(scores), abs=1e-6)  # the pair has no order
+
+
+def test_similarity_pipeline_batches_pairs_of_different_lengths(similarity_parts):
+    tokenizer, model, fed = similarity_parts
+    similar = pipeline(
+        "text-classification",
+        model=model,
+        tokenizer=tokenizer,
+        top_k=None,
+        pipeline_class=GPT1TextClassificationPipeline,
+    )
+    pairs = [("the film was great", "i did not like the film at all"), ("a dog", "the cat"), ("the mat", "a park")]
+
+    batched = similar([{"text": a, "text_pair": b} for a, b in pairs], batch_size=3)
+
+    assert tuple(fed[-1].shape[:2]) == (3, 2) and (fed[-1] == tokenizer.pad_token_id).any()  # one padded batch
+    for scores, expected in zip(batched, direct_scores(tokenizer, model, pairs)):
+        assert as_dict(scores) == pytest.approx(expected, abs=1e-5)
+
+
+def test_similarity_pipeline_asks_for_a_pair(similarity_parts):
+    tokenizer, model, _ = similarity_parts
+    similar = pipeline(
+        "text-classification", model=model, tokenizer=tokenizer, pipeline_class=GPT1TextClassificationPipeline
+    )
+    with pytest.raises(ValueError, match=r"GPT1ForSimilarity compares two texts: pass \{'text': ..., 'text_pair'"):
+        similar("the cat sat")
+
+
+@pytest.fixture
+def registered():
+    from transformers.pipelines import PIPELINE_REGISTRY
+
+    task = PIPELINE_REGISTRY.supported_tasks["text-classification"]
+    before = task["impl"]
+    register_pipeline()
+    yield
+    task["impl"] = before
+
+
+def test_registered_pipeline_serves_similarity_and_leaves_other_models_alone(
+    registered, similarity_parts, classifier_parts, tmp_path
+):
+    tokenizer, model, _ = similarity_parts
+    model.save_pretrained(tmp_path)
+    tokenizer.save_pretrained(tmp_path)
+    prediction = pipeline("text-classification", model=str(tmp_path))({"text": "the cat", "text_pair": "a dog"})
+    [expected] = direct_scores(tokenizer, model, [("the cat", "a dog")])
+    assert prediction["label"] == max(expected, key=expected.get)
+    assert prediction["score"] == pytest.approx(max(expected.values()), abs=1e-6)
+
+    tokenizer, classifier_model, fed = classifier_parts  # a classification head: exactly as before
+    [result] = pipeline("text-classification", model=classifier_model, tokenizer=tokenizer)("the film was great")
+    text_ids = tokenizer("the film was great", add_special_tokens=False).input_ids
+    assert fed[-1][0].tolist() == [tokenizer.start_token_id, *text_ids, tokenizer.extract_token_id]
