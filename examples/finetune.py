@@ -23,7 +23,7 @@ from pathlib import Path
 
 import datasets
 import numpy as np
-from transformers import AutoConfig, AutoTokenizer, HfArgumentParser, Trainer, TrainingArguments, set_seed
+from transformers import AutoConfig, AutoTokenizer, Trainer, TrainingArguments, set_seed
 
 from modeling_gpt1 import (
     GPT1DataCollator,
@@ -35,7 +35,14 @@ from modeling_gpt1 import (
     add_auxiliary_loss_logging,
 )
 from modeling_gpt1.hub import publish_run
-from modeling_gpt1.reporting import configure_logging, parse_script_args, report_run, resolve_checkpoint
+from modeling_gpt1.reporting import (
+    ScriptArgumentParser,
+    configure_logging,
+    parse_script_args,
+    report_run,
+    resolve_checkpoint,
+    user_errors_exit,
+)
 from modeling_gpt1.tasks import TASKS, get_task, load_task_dataset, metric_fn
 from modeling_gpt1.tokenization_gpt1 import add_gpt1_special_tokens
 from modeling_gpt1.training import FINETUNING_DEFAULTS, add_special_tokens
@@ -205,32 +212,39 @@ def write_predictions(path: Path, logits, spec) -> None:
                 writer.write(f"{index}\t{spec.label_names[label]}\n")
 
 
-def main(argv: list[str] | None = None) -> dict:
-    """Run fine-tuning from command-line arguments (`argv`, default ``sys.argv[1:]``); returns all results."""
-    parser = HfArgumentParser((ModelArguments, DataArguments, TrainingArguments))
-    model_args, data_args, training_args = parse_script_args(
-        parser, argv, {**FINETUNING_DEFAULTS, "do_predict": True, "label_names": ["labels"]}
-    )
-    configure_logging(training_args, logger)
-    spec = data_args.spec
-    checkpoint = resolve_checkpoint(training_args)
+def main(argv: list[str] | None = None, exit_on_user_error: bool = False) -> dict:
+    """Run fine-tuning from command-line arguments (`argv`, default ``sys.argv[1:]``); returns all results.
 
-    # Data, tokenizer and inputs first: bad files or arguments fail before a model is loaded.
-    data, eval_splits, test_splits = load_splits(spec, data_args, training_args, model_args.cache_dir)
-    tokenizer = AutoTokenizer.from_pretrained(
-        model_args.tokenizer_name or model_args.model_name_or_path, cache_dir=model_args.cache_dir
-    )
-    add_gpt1_special_tokens(tokenizer)
-    if spec.family in SINGLE_SEQUENCE_FAMILIES and hasattr(tokenizer, "set_task_template"):
-        tokenizer.set_task_template("classification")
-    n_positions = AutoConfig.from_pretrained(model_args.model_name_or_path, cache_dir=model_args.cache_dir).n_positions
-    max_length = data_args.max_seq_length or n_positions
-    if max_length > n_positions:
-        raise ValueError(f"--max_seq_length {max_length} exceeds the model's context (n_positions={n_positions})")
-    encoded = encode(data, spec, tokenizer, data_args, max_length, training_args)
+    Bad arguments, data files or model folders raise (FileNotFoundError, ValueError, OSError) before any training; with
+    `exit_on_user_error` (the command line) they print one line and exit with status 2 instead. Evaluation or
+    prediction alone (``--do_train False``) writes its results and no model card (no model is saved)."""
+    parser = ScriptArgumentParser((ModelArguments, DataArguments, TrainingArguments))
+    with user_errors_exit(parser, enabled=exit_on_user_error):
+        model_args, data_args, training_args = parse_script_args(
+            parser, argv, {**FINETUNING_DEFAULTS, "do_predict": True, "label_names": ["labels"]}
+        )
+        configure_logging(training_args, logger)
+        spec = data_args.spec
+        checkpoint = resolve_checkpoint(training_args)
 
-    set_seed(training_args.seed)
-    model = load_head(spec, model_args, tokenizer)
+        # Data, tokenizer and inputs first: bad files or arguments fail before a model is loaded.
+        data, eval_splits, test_splits = load_splits(spec, data_args, training_args, model_args.cache_dir)
+        tokenizer = AutoTokenizer.from_pretrained(
+            model_args.tokenizer_name or model_args.model_name_or_path, cache_dir=model_args.cache_dir
+        )
+        add_gpt1_special_tokens(tokenizer)
+        if spec.family in SINGLE_SEQUENCE_FAMILIES and hasattr(tokenizer, "set_task_template"):
+            tokenizer.set_task_template("classification")
+        config = AutoConfig.from_pretrained(model_args.model_name_or_path, cache_dir=model_args.cache_dir)
+        max_length = data_args.max_seq_length or config.n_positions
+        if max_length > config.n_positions:
+            raise ValueError(
+                f"--max_seq_length {max_length} exceeds the model's context (n_positions={config.n_positions})"
+            )
+        encoded = encode(data, spec, tokenizer, data_args, max_length, training_args)
+        set_seed(training_args.seed)  # the new linear layer is random
+        model = load_head(spec, model_args, tokenizer)
+
     aux = model_args.aux_lm_coef > 0
     if aux:
         model = GPT1WithAuxiliaryLM(model, aux_lm_coef=model_args.aux_lm_coef)
@@ -284,6 +298,16 @@ def main(argv: list[str] | None = None) -> dict:
             trainer.save_metrics("test", output.metrics)
             results.update(output.metrics)
 
+    # The card describes a saved model: only a training run saves one, and only the main process writes (and pushes).
+    if training_args.do_train and trainer.is_world_process_zero():
+        _publish(training_args, results, spec, data_args, model_args)
+
+    shown = {key: value for key, value in results.items() if key.startswith(("eval_", "test_"))}
+    report_run(trainer, spec.name, model_args.model_name_or_path, shown, training_args.output_dir)
+    return results
+
+
+def _publish(training_args, results: dict, spec, data_args: DataArguments, model_args: ModelArguments) -> None:
     publish_run(
         training_args,
         results,
@@ -299,10 +323,6 @@ def main(argv: list[str] | None = None) -> dict:
         },
     )
 
-    shown = {key: value for key, value in results.items() if key.startswith(("eval_", "test_"))}
-    report_run(trainer, spec.name, model_args.model_name_or_path, shown, training_args.output_dir)
-    return results
-
 
 if __name__ == "__main__":
-    main()
+    main(exit_on_user_error=True)

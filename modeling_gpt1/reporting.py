@@ -6,6 +6,8 @@ The plot and the table read `trainer.state.log_history`, the list of dicts that 
 work for any Trainer run, and on the ``log_history`` of a `trainer_state.json` read back from disk.
 """
 
+import argparse
+import contextlib
 import logging
 import math
 import os
@@ -18,7 +20,7 @@ from typing import Any
 import datasets
 import torch
 import transformers
-from transformers import HfArgumentParser
+from transformers import HfArgumentParser, TrainerState
 from transformers.integrations import is_tensorboard_available
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
@@ -35,6 +37,38 @@ SCRIPT_DEFAULTS = {
     "logging_first_step": True,
     "report_to": "tensorboard" if is_tensorboard_available() else "none",
 }
+
+
+USAGE_ERROR = 2  # exit status of a user error (bad arguments, files or folders), as argparse's
+
+
+def exit_with_one_line(parser: argparse.ArgumentParser, message: str):
+    """Print ``<prog>: error: <message>`` as one line on stderr and exit with `USAGE_ERROR`."""
+    parser.exit(USAGE_ERROR, f"{parser.prog}: error: {' '.join(str(message).split())}\n")
+
+
+class OneLineErrors:
+    """Mix into an `argparse.ArgumentParser` (or `HfArgumentParser`): a usage error is one line and status 2, without
+    argparse's usage block."""
+
+    def error(self, message: str):
+        exit_with_one_line(self, f"{message} (see --help)")
+
+
+class ScriptArgumentParser(OneLineErrors, HfArgumentParser):
+    """The training scripts' `HfArgumentParser`, with one-line usage errors."""
+
+
+@contextlib.contextmanager
+def user_errors_exit(parser: argparse.ArgumentParser, enabled: bool = True, errors=(OSError, ValueError)):
+    """Inside the block, `errors` (a missing or malformed file, a bad value) become one line and exit status 2 when
+    `enabled` (command-line use); otherwise they propagate (a script's `main` called from Python)."""
+    try:
+        yield
+    except errors as error:
+        if not enabled:
+            raise
+        exit_with_one_line(parser, str(error))
 
 
 def device_precision() -> dict[str, bool]:
@@ -81,23 +115,38 @@ def configure_logging(training_args, logger: logging.Logger) -> None:
 def last_complete_checkpoint(output_dir: str) -> str | None:
     """The newest ``checkpoint-<step>`` folder of `output_dir` whose save finished, or None.
 
-    Trainer writes a checkpoint's ``trainer_state.json`` last, so a folder without it is one that a crash (or a full
-    disk) left half-written: it is skipped with a warning, and training resumes from the one before."""
+    Trainer writes a checkpoint's ``trainer_state.json`` last, so a folder without it, or with one that does not parse
+    (a kill while it was written), is one that a crash (or a full disk) left half-written: it is skipped with a
+    warning, and training resumes from the one before."""
     steps = []
     for name in os.listdir(output_dir):
         match = re.fullmatch(rf"{PREFIX_CHECKPOINT_DIR}-(\d+)", name)
         if match and os.path.isdir(os.path.join(output_dir, name)):
             steps.append((int(match.group(1)), os.path.join(output_dir, name)))
     for _, folder in sorted(steps, reverse=True):
-        if os.path.isfile(os.path.join(folder, "trainer_state.json")):
+        problem = _trainer_state_problem(folder)
+        if problem is None:
             return folder
-        logging.getLogger(__name__).warning(f"{folder} is incomplete (no trainer_state.json): skipping it")
+        logging.getLogger(__name__).warning(f"{folder} is incomplete ({problem}): skipping it")
+    return None
+
+
+def _trainer_state_problem(folder: str) -> str | None:
+    """Why `folder`'s ``trainer_state.json`` cannot be resumed from, or None when it reads as Trainer's state."""
+    path = os.path.join(folder, "trainer_state.json")
+    if not os.path.isfile(path):
+        return "no trainer_state.json"
+    try:
+        TrainerState.load_from_json(path)
+    except (ValueError, TypeError, UnicodeDecodeError) as error:  # JSONDecodeError is a ValueError
+        return f"trainer_state.json does not parse: {error}"
     return None
 
 
 def resolve_checkpoint(training_args) -> str | None:
     """The folder ``--resume_from_checkpoint`` names: a checkpoint path, or ``last`` for the latest complete checkpoint
-    in ``--output_dir``. Raises FileNotFoundError before any training when there is none."""
+    in ``--output_dir``. Raises FileNotFoundError before any training when there is none, or when the named folder
+    is not a complete checkpoint (no ``trainer_state.json``, or one that does not parse)."""
     checkpoint = training_args.resume_from_checkpoint
     if checkpoint is None:
         return None
@@ -109,8 +158,9 @@ def resolve_checkpoint(training_args) -> str | None:
                 f"--resume_from_checkpoint {checkpoint}: no complete checkpoint-* folder in {output_dir}"
             )
         return last
-    if not os.path.isfile(os.path.join(checkpoint, "trainer_state.json")):
-        raise FileNotFoundError(f"--resume_from_checkpoint {checkpoint}: not a checkpoint (no trainer_state.json)")
+    problem = _trainer_state_problem(checkpoint) if os.path.isdir(checkpoint) else "no such folder"
+    if problem is not None:
+        raise FileNotFoundError(f"--resume_from_checkpoint {checkpoint}: not a complete checkpoint ({problem})")
     return checkpoint
 
 
@@ -253,6 +303,11 @@ def report_run(trainer, task: str, model: str, metrics: Mapping[str, float], out
 
 __all__ = [
     "SCRIPT_DEFAULTS",
+    "USAGE_ERROR",
+    "exit_with_one_line",
+    "OneLineErrors",
+    "ScriptArgumentParser",
+    "user_errors_exit",
     "device_precision",
     "set_script_defaults",
     "parse_script_args",

@@ -1,0 +1,72 @@
+"""`examples/finetune.py` as a program: evaluation or prediction alone, and user errors on its command line (one line
+on stderr, exit status 2, no traceback)."""
+
+import importlib.util
+import json
+
+import pytest
+from finetune_helpers import FINETUNE, finetune_argv, run_finetune, write_model, write_sst2
+
+
+def load_finetune():
+    spec = importlib.util.spec_from_file_location("gpt1_example_finetune_script", FINETUNE)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+finetune = load_finetune()
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("finetune_script")
+    return write_model(folder / "model"), write_sst2(folder / "sst2")
+
+
+def test_evaluation_and_prediction_only_write_results_and_no_model_card(files, tmp_path):
+    """`--do_train False` evaluates and predicts with the given model, writes the results, and writes no model card
+    (no model was saved; the card's writer used to fail on the missing config.json)."""
+    model, data = files
+    output_dir = tmp_path / "eval_only"
+    results = finetune.main(finetune_argv(data, model, output_dir, "--do_train", "False"))
+    assert "eval_accuracy" in results and "eval_loss" in results
+    assert json.loads((output_dir / "eval_results.json").read_text())["eval_accuracy"] == results["eval_accuracy"]
+    assert (output_dir / "predict_results_sst2.txt").read_text().splitlines()[0] == "index\tprediction"
+    assert not (output_dir / "README.md").exists() and not (output_dir / "model.safetensors").exists()
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (["--task", "glue"], "unknown task 'glue'"),
+        (["--data_dir", "{tmp}/nowhere"], "data_dir {tmp}/nowhere is not a directory"),
+        (["--max_seq_length", "65"], "--max_seq_length 65 exceeds the model's context (n_positions=64)"),
+        (["--model_name_or_path", "{tmp}/no_model"], "{tmp}/no_model"),
+        (["--aux_lm_coef", "-1"], "--aux_lm_coef must be >= 0, got -1.0"),
+        (["--resume_from_checkpoint", "last"], "no complete checkpoint-* folder in {tmp}/out"),
+        (["--truncation", "middle"], "argument --truncation: invalid choice: 'middle'"),
+        (["--no_such_flag", "1"], "arguments are not used by the HfArgumentParser: ['--no_such_flag', '1']"),
+    ],
+)
+def test_user_errors_are_one_line_and_status_2(files, tmp_path, capsys, change, message):
+    model, data = files
+    argv = finetune_argv(data, model, tmp_path / "out") + [part.format(tmp=tmp_path) for part in change]
+    with pytest.raises(SystemExit) as exit_info:
+        finetune.main(argv, exit_on_user_error=True)
+    assert exit_info.value.code == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in lines[0]
+    assert message.format(tmp=tmp_path) in lines[0]
+
+
+def test_command_line_user_error_exits_2_without_traceback(files, tmp_path):
+    model, data = files
+    (data.parent / "broken").mkdir()
+    for name in ("train.tsv", "dev.tsv"):
+        (data.parent / "broken" / name).write_text("text\tlabel\nfine\t1\n")
+    result = run_finetune(finetune_argv(data.parent / "broken", model, tmp_path / "out"))
+    assert result.returncode == 2, result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert "Traceback" not in result.stderr
+    assert last.startswith("finetune.py: error: ") and "lacks the column(s) ['sentence']" in last
