@@ -1,5 +1,6 @@
 """The main job's fast path: pre-training, the four fine-tuning transformations, the table, Hub-ready folders."""
 
+import argparse
 import contextlib
 import io
 import json
@@ -18,6 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "examples"))
 
 import demo  # noqa: E402
+import demo_data  # noqa: E402
 from without_package import load_without_package  # noqa: E402
 
 
@@ -165,3 +167,28 @@ def test_readme_python_code_runs_against_the_demo_outputs(demo_run, readme, inde
     monkeypatch.chdir(out.parents[1])  # the folder holding outputs/demo
     code = python_blocks(readme)[index]
     exec(compile(code, f"{readme} python block {index}", "exec"), {"__name__": "__readme__"})
+
+
+def test_paper_tasks_are_fine_tuned_on_as_many_examples_as_the_demos_own_unless_told(monkeypatch):
+    calls = []
+    monkeypatch.setattr(demo.finetune, "main", lambda argv: calls.append(argv) or {})
+
+    def limit(max_train_examples, task=("sst2",)):
+        args = argparse.Namespace(task=task, max_train_examples=max_train_examples, aux_lm_coef=0.5, seed=0)
+        demo.finetune_model(args, demo.SETTINGS["default"], "sst2", None, Path("model"), Path("out"), [])
+        argv = calls[-1]
+        return argv[argv.index("--max_train_samples") + 1] if "--max_train_samples" in argv else None
+
+    assert limit(None) == str(demo.SETTINGS["default"]["n_train"])  # 800, not SST-2's 67,349 rows
+    assert limit(5000) == "5000"
+    assert limit(0) is None  # all of them
+    assert limit(None, task=None) is None  # the demo's own tasks are made at their size
+    with pytest.raises(SystemExit) as error:
+        demo.main(["--task", "sst2", "--max_train_examples", "-1"])
+    assert error.value.code == 2
+
+
+def test_a_byte_order_mark_does_not_hide_a_modules_docstrings(tmp_path):
+    (tmp_path / "marked.py").write_text('\ufeff"""Return the path of the file for this module."""\n', encoding="utf-8")
+    [document] = demo_data.stdlib_documents(str(tmp_path))
+    assert document["paragraphs"] == ["Return the path of the file for this module."]
