@@ -104,38 +104,55 @@ def test_enabled_model_generates_the_plain_model_tokens(two_threads):
     assert torch.equal(plain.generate(prompt, **settings), fast.generate(prompt, **settings))
 
 
+def infer(model):
+    with torch.no_grad():
+        model(torch.tensor([[1, 2, 3, 4]]))
+
+
 def in_place_edits():
-    """Each kind of weight edit that does not go through autograd: none may leave a no-grad forward stale."""
+    """Each kind of weight edit that autograd's version counter does not see (or that reuses freed memory), with a
+    no-grad inference right before it: anything cached from that inference would be stale afterwards."""
 
     def write_new_rows_through_data(model):
         model.resize_token_embeddings(model.config.vocab_size + 4)
-        model.config.vocab_size = model.config.vocab_size  # the new rows are valid ids
+        infer(model)
         model.transformer.wte.weight.data[-4:] = torch.randn(4, model.config.n_embd)
 
-    def assign_a_state_dict(model):
-        model.load_state_dict(make_lm(seed=7).state_dict(), assign=True)
+    def scale_through_data(model):
+        infer(model)
+        model.transformer.wte.weight.data.mul_(2.0)
+        model.transformer.h[0].attn.c_attn.weight.data.add_(0.1)
 
-    def scale_in_place(model):
+    def assign_state_dicts_in_turn(model):
+        for seed in (7, 8, 9, 10):
+            infer(model)
+            model.load_state_dict(make_lm(seed=seed, vocab_size=100).state_dict(), assign=True)
+
+    def scale_in_place_without_grad(model):
+        infer(model)
         with torch.no_grad():
             model.transformer.wte.weight.mul_(2.0)
-            model.transformer.h[0].attn.c_attn.weight.add_(0.1)
 
     def replace_the_parameter(model):
+        infer(model)
         model.transformer.wte.weight = torch.nn.Parameter(torch.randn_like(model.transformer.wte.weight))
         model.tie_weights()
 
-    return [write_new_rows_through_data, assign_a_state_dict, scale_in_place, replace_the_parameter]
+    return [
+        write_new_rows_through_data,
+        scale_through_data,
+        assign_state_dicts_in_turn,
+        scale_in_place_without_grad,
+        replace_the_parameter,
+    ]
 
 
 @pytest.mark.parametrize("enabled", [False, True], ids=["plain", "cpu_decoding"])
 @pytest.mark.parametrize("edit", in_place_edits(), ids=lambda edit: edit.__name__)
 def test_after_an_in_place_weight_edit_the_no_grad_forward_equals_the_grad_forward(two_threads, edit, enabled):
-    model = make_lm()
+    model = make_lm(vocab_size=100)
     if enabled:
         enable_cpu_decoding(model)
-    ids = torch.tensor([[1, 2, 3, 4]])
-    with torch.no_grad():
-        model(ids)  # an inference before the edit: anything cached would be cached now
     edit(model)
     ids = torch.tensor([[1, 2, model.config.vocab_size - 1, 4]])
     with torch.no_grad():

@@ -72,3 +72,32 @@ def test_lora_sequence_classification_keeps_the_head_trainable():
     output = model(input_ids=input_ids, attention_mask=(input_ids != 0).long(), labels=torch.tensor([0, 1]))
     output.loss.backward()
     assert output.logits.shape == (2, 2)
+
+
+@pytest.mark.parametrize("cpu_decoding", [False, True], ids=["plain", "enable_cpu_decoding"])
+def test_merging_a_lora_adapter_on_the_embedding_after_inference_is_seen_by_generate(tmp_path, cpu_decoding):
+    """LoRA on `wte` (the tied output layer too), one inference, then merge_and_unload: the merged model's no-grad
+    logits and greedy tokens equal the same model saved and reloaded (nothing cached from before the merge)."""
+    from modeling_gpt1.cpu_decoding import enable_cpu_decoding
+
+    base = make_lm()
+    if cpu_decoding:
+        enable_cpu_decoding(base)
+    prompt = torch.tensor([[5, 6, 7]])
+    base.generate(prompt, max_new_tokens=2, do_sample=False)  # inferences before the adapter and the merge
+    config = peft.LoraConfig(r=4, lora_alpha=8, target_modules=["wte"], task_type="CAUSAL_LM")
+    model = peft.get_peft_model(base, config)
+    with torch.no_grad():
+        for name, parameter in model.named_parameters():
+            if "lora_embedding_B" in name:
+                parameter.normal_(std=1.0)
+    with torch.no_grad():
+        model(input_ids=prompt)
+    merged = model.merge_and_unload().eval()
+    merged.save_pretrained(tmp_path)
+    reloaded = GPT1LMHeadModel.from_pretrained(tmp_path).eval()
+    with torch.no_grad():
+        torch.testing.assert_close(merged(prompt).logits, reloaded(prompt).logits, atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(merged(prompt).logits, merged(prompt).logits.detach(), atol=0, rtol=0)
+    greedy = dict(max_new_tokens=8, do_sample=False)
+    assert torch.equal(merged.generate(prompt, **greedy), reloaded.generate(prompt, **greedy))
