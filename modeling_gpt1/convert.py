@@ -25,6 +25,7 @@ from transformers import OpenAIGPTConfig, OpenAIGPTLMHeadModel, OpenAIGPTTokeniz
 
 from .configuration_gpt1 import SPECIAL_TOKENS, GPT1Config
 from .modeling_gpt1 import GPT1LMHeadModel
+from .reporting import OneLineErrors, exit_with_one_line
 
 
 logger = logging.getLogger(__name__)
@@ -480,10 +481,14 @@ def _atomic_directory(dst):
 # Command line
 
 
+class _ArgumentParser(OneLineErrors, argparse.ArgumentParser):
+    """Usage errors in one line, status 2."""
+
+
 def main(argv=None) -> None:
     """Command line. A user error (missing or damaged source files, a non-empty destination, a conversion the target
     cannot express) prints one line and exits with status 2; argparse's own errors also exit with 2."""
-    parser = argparse.ArgumentParser(
+    parser = _ArgumentParser(
         prog="python -m modeling_gpt1.convert",
         description="Convert GPT-1 checkpoints: OpenAI's 2018 release or Transformers' openai-gpt into a GPT-1 "
         "folder, or a GPT-1 folder into openai-gpt.",
@@ -509,7 +514,7 @@ def main(argv=None) -> None:
         else:
             convert_to_transformers(args.src, args.dst)
     except (OSError, ValueError) as error:  # a missing or damaged file, an impossible conversion: one line, status 2
-        parser.exit(2, f"{parser.prog}: error: {error}\n")
+        exit_with_one_line(parser, str(error))
 
 
 if __name__ == "__main__":

@@ -383,6 +383,14 @@ def _renumbered(backend: Tokenizer) -> Tokenizer:
     return _gpt1_backend({token: i for i, token in enumerate(tokens)}, merges, unk_token=UNK_TOKEN)
 
 
+class _OneLineErrorParser(argparse.ArgumentParser):
+    """Usage errors in one line and status 2, without the usage block (this module imports nothing of the package's
+    scripts, so that it can travel next to saved tokenizers)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Command line: train GPT-1's tokenizer on text files or a `datasets` data set and save it to `--output_dir`.
 
@@ -390,7 +398,7 @@ def main(argv: list[str] | None = None) -> None:
     bad value, a data set or column that is not there) prints one line and exits with status 2, as argparse does."""
     console_script = os.path.basename(sys.argv[0]) == "gpt1-train-tokenizer"
     prog = "gpt1-train-tokenizer" if console_script else "python -m modeling_gpt1.tokenization_gpt1"
-    parser = argparse.ArgumentParser(prog=prog, description=main.__doc__.split("\n")[0])
+    parser = _OneLineErrorParser(prog=prog, description=main.__doc__.split("\n")[0])
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--files", nargs="+", help="plain-text training files")
     source.add_argument("--dataset", help="a data set name or path for datasets.load_dataset")
@@ -421,7 +429,7 @@ def main(argv: list[str] | None = None) -> None:
         )
         tokenizer.save_pretrained(args.output_dir)
     except (OSError, ValueError, ImportError) as error:
-        parser.exit(2, f"{parser.prog}: error: {error}\n")
+        parser.exit(2, f"{parser.prog}: error: {' '.join(str(error).split())}\n")
     print(f"Saved a GPT1Tokenizer with {len(tokenizer)} tokens to {args.output_dir}")
 
 

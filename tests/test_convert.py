@@ -421,10 +421,21 @@ def test_n_head_must_divide_the_width(tmp_path):
     assert not (tmp_path / "dst").exists()
 
 
-def test_main_rejects_n_head_outside_openai(tmp_path, capsys):
-    with pytest.raises(SystemExit):
-        main(["--from", "transformers", str(tmp_path / "a"), str(tmp_path / "b"), "--n_head", "4"])
-    assert "--n_head applies to --from openai only" in capsys.readouterr().err
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--from", "transformers", "A", "B", "--n_head", "4"], "--n_head applies to --from openai only"),
+        (["--from", "tf", "A", "B"], "argument --from: invalid choice: 'tf'"),
+        (["--from", "openai", "A"], "the following arguments are required: dst"),
+        (["--from", "openai", "A", "B", "--n_head", "four"], "argument --n_head: invalid int value: 'four'"),
+    ],
+)
+def test_main_usage_errors_are_one_line_and_status_2(argv, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("python -m modeling_gpt1.convert: error: ") and message in lines[0]
 
 
 def test_command_line(tmp_path):

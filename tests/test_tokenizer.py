@@ -406,6 +406,9 @@ def test_console_script_exits_0_after_saving_and_2_on_a_user_error(corpus_file, 
     [
         (["--vocab_size", "0"], "vocab_size must be an integer >= 1, got 0"),
         (["--min_frequency", "-1"], "min_frequency must be an integer >= 0"),
+        (["--vocab_size", "many"], "argument --vocab_size: invalid int value: 'many'"),
+        (["--task_template", "qa"], "argument --task_template: invalid choice: 'qa'"),
+        (["--dataset", "x"], "argument --dataset: not allowed with argument --files"),
     ],
 )
 def test_command_line_user_errors_exit_2_with_one_line(corpus_file, tmp_path, capsys, argv, message):
