@@ -29,6 +29,7 @@ def test_quick_benchmark_reports_identical_greedy_tokens_and_consistent_ratios(b
     assert results["greedy_identical"] is True
     assert results["new_tokens"] == 6 and results["repeats"] == 2 and results["threads"] == 1
     assert results["ours_tokens_per_s"] > 0 and results["openai_gpt_tokens_per_s"] > 0
+    assert results["plain_tokens_per_s"] > 0
     assert results["speedup"] == pytest.approx(results["ours_tokens_per_s"] / results["openai_gpt_tokens_per_s"], 0.01)
     bound = results["copy_bandwidth_gb_per_s"] * 1e9 / results["weight_bytes_per_token"]
     assert results["bandwidth_bound_tokens_per_s"] == pytest.approx(bound, rel=0.01)
