@@ -1,0 +1,58 @@
+"""`examples/finetune.py` on two processes (`torchrun --nproc_per_node 2`, gloo on CPU) with the global batch of one
+process: the same losses, the same final weights, exit status 0 with evaluation off (only the main process writes
+the model card), and the logged task_loss and lm_loss averaged over the processes, as Trainer averages loss."""
+
+import shutil
+import subprocess
+import sys
+
+import pytest
+import torch
+from finetune_helpers import FINETUNE, ROOT, finetune_argv, log_history, script_env, weights, write_model, write_sst2
+from test_resume import run_in_process
+
+
+AUX_LM_COEF = 0.5
+COMMON = ["--max_steps", "4", "--do_eval", "False", "--do_predict", "False", "--save_strategy", "no"]
+COMMON += ["--aux_lm_coef", str(AUX_LM_COEF)]
+
+pytestmark = pytest.mark.skipif(shutil.which("torchrun", path=str(ROOT / ".venv" / "bin")) is None and
+                                shutil.which("torchrun") is None, reason="torchrun is not installed")  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("multiprocess")
+    # No dropout: the processes draw other random masks than one process would.
+    return write_model(folder / "model", dropout=0.0), write_sst2(folder / "sst2")
+
+
+def training_logs(folder):
+    return [entry for entry in log_history(folder) if "loss" in entry and "train_runtime" not in entry]
+
+
+def test_two_processes_match_one_with_the_same_global_batch(files, tmp_path):
+    model, data = files
+    single, double = tmp_path / "single", tmp_path / "double"
+    run_in_process(finetune_argv(data, model, single, *COMMON, "--per_device_train_batch_size", "4"))
+
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
+    argv = finetune_argv(data, model, double, *COMMON, "--per_device_train_batch_size", "2", "--ddp_backend", "gloo")
+    result = subprocess.run(
+        [*torchrun, str(FINETUNE), *argv], cwd=ROOT, env=script_env(), capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert (double / "README.md").is_file() and (double / "model.safetensors").is_file()
+
+    one, two = training_logs(single), training_logs(double)
+    assert [entry["step"] for entry in two] == [entry["step"] for entry in one] == [1, 2, 3, 4]
+    for a, b in zip(one, two):
+        for key in ("loss", "task_loss", "lm_loss"):
+            assert b[key] == pytest.approx(a[key], abs=1e-5), (b["step"], key)
+        # Global parts: each log's loss is its task loss plus lambda times its LM loss, across the processes too.
+        assert b["loss"] == pytest.approx(b["task_loss"] + AUX_LM_COEF * b["lm_loss"], abs=1e-5)
+
+    reference, trained = weights(single), weights(double)
+    assert trained.keys() == reference.keys()
+    for key, value in reference.items():
+        torch.testing.assert_close(trained[key], value, rtol=0, atol=1e-5, msg=key)
