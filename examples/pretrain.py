@@ -18,6 +18,7 @@ The output folder holds the model, tokenizer, config and generation config (read
 import argparse
 import logging
 import math
+import sys
 from dataclasses import dataclass, field
 from itertools import chain
 
@@ -313,13 +314,6 @@ def first_examples(dataset, n: int | None):
     return dataset.select(range(min(n, len(dataset))))
 
 
-def parse_args(argv: list[str] | None = None) -> tuple:
-    """`(ModelArguments, DataArguments, TrainingArguments)` from the command line: the paper's pre-training defaults,
-    under those of `--preset` (if given), under the flags given."""
-    parser = HfArgumentParser((ModelArguments, DataArguments, TrainingArguments))
-    return parse_script_args(parser, argv, {**PRETRAINING_DEFAULTS, **preset_defaults(argv)})
-
-
 def preset_defaults(argv: list[str] | None) -> dict:
     """The defaults of the `--preset` named in `argv` ({} for none; an unknown name is left to the parser to refuse).
     With --model_name_or_path the preset's new-model fields (`NEW_MODEL_FIELDS`) are left out."""
@@ -357,8 +351,43 @@ def warmup_warning(training_args, train_dataset) -> str | None:
     )
 
 
-def main(argv: list[str] | None = None) -> dict:
-    """Run pre-training from command-line arguments (`argv`, default ``sys.argv[1:]``); returns all results."""
+@dataclass
+class PreparedRun:
+    """Everything a run needs before training starts: arguments, the checkpoint to resume, tokenizer, model, data."""
+
+    model_args: ModelArguments
+    data_args: DataArguments
+    training_args: TrainingArguments
+    checkpoint: str | None
+    tokenizer: object
+    model: GPT1LMHeadModel
+    block_size: int
+    train_dataset: object
+    eval_dataset: object
+
+
+class _Parser(HfArgumentParser):
+    """`HfArgumentParser` whose usage errors are one line (the full usage lists every TrainingArguments flag)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def parse_args(argv: list[str] | None = None) -> tuple:
+    """`(ModelArguments, DataArguments, TrainingArguments)` from the command line: the paper's pre-training defaults,
+    under those of `--preset` (if given), under the flags given."""
+    parser = _Parser((ModelArguments, DataArguments, TrainingArguments))
+    return parse_script_args(parser, argv, {**PRETRAINING_DEFAULTS, **preset_defaults(argv)})
+
+
+def prepare(argv: list[str] | None = None) -> PreparedRun:
+    """Arguments, data, tokenizer and model, checked before any training.
+
+    Raises:
+        ValueError: a bad argument or argument combination, data without the needed split or column, text shorter
+            than one block, a --block_size beyond the model's context, a shape contradicting the resumed checkpoint.
+        FileNotFoundError: a missing data file or checkpoint.
+    """
     model_args, data_args, training_args = parse_args(argv)
     configure_logging(training_args, logger)
     if data_args.streaming and training_args.max_steps <= 0:
@@ -392,6 +421,22 @@ def main(argv: list[str] | None = None) -> dict:
 
     if training_args.do_train and (warning := warmup_warning(training_args, train_dataset)):
         logger.warning(warning)
+    return PreparedRun(
+        model_args, data_args, training_args, checkpoint, tokenizer, model, block_size, train_dataset, eval_dataset
+    )
+
+
+def main(argv: list[str] | None = None) -> dict:
+    """Run pre-training from command-line arguments (`argv`, default ``sys.argv[1:]``); returns all results. Raises
+    what `prepare` raises before training starts."""
+    return train(prepare(argv))
+
+
+def train(run: PreparedRun) -> dict:
+    """Train and/or evaluate a prepared run, write the output folder; returns all results."""
+    model_args, data_args, training_args = run.model_args, run.data_args, run.training_args
+    model, tokenizer, checkpoint, block_size = run.model, run.tokenizer, run.checkpoint, run.block_size
+    train_dataset, eval_dataset = run.train_dataset, run.eval_dataset
     trainer = Trainer(
         model=model,
         args=training_args,
@@ -465,5 +510,16 @@ def _shape(config: GPT1Config) -> str:
     return f"{config.n_layer} layers, {config.n_embd} wide, {config.n_head} heads, vocabulary {config.vocab_size}"
 
 
+def cli(argv: list[str] | None = None) -> int:
+    """The command line: a user error found before training (see `prepare`) is one line on stderr and exit status 2."""
+    try:
+        run = prepare(argv)
+    except (ValueError, FileNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    train(run)
+    return 0
+
+
 if __name__ == "__main__":
-    main()
+    sys.exit(cli())

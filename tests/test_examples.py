@@ -304,6 +304,31 @@ def test_warm_up_longer_than_the_run_is_warned_about(corpus, tmp_path, caplog):
     assert warning_for("--max_steps", "50", "--warmup_steps", "0.5") is None  # a fraction of the run
 
 
+@pytest.mark.parametrize(
+    "extra, complaint",
+    [
+        (["--config_overrides", "n_layers=2"], "GPT1Config has no field 'n_layers'"),
+        (["--resume_from_checkpoint", "last"], "no complete checkpoint-* folder in"),
+        (["--block_size", "128"], "--block_size 128 exceeds the model's context (n_positions=64)"),
+    ],
+)
+def test_command_line_user_errors_are_one_line_and_exit_2(corpus, tmp_path, capsys, extra, complaint):
+    argv = pretrain_argv(corpus, tmp_path / "out", "--max_steps", "1")
+    if extra[0] == "--config_overrides":
+        argv = without_option(argv, "--config_overrides")
+    assert pretrain.cli([*argv, *extra]) == 2
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("error: ") and complaint in line
+
+
+def test_unknown_flags_and_presets_are_one_line_too(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit:
+        pretrain.cli(["--train_file", "t.txt", "--output_dir", str(tmp_path), "--preset", "cpu-large"])
+    assert exit.value.code == 2
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert "argument --preset: invalid choice: 'cpu-large'" in line
+
+
 def test_a_byte_order_mark_is_not_read_as_text(tmp_path):
     (tmp_path / "book.txt").write_text("\ufeffThe first line.\nThe second line.\n", encoding="utf-8")
     data_args = pretrain.DataArguments(train_file=str(tmp_path / "book.txt"), validation_split_percentage=50)
