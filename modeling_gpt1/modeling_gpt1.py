@@ -318,7 +318,8 @@ class GPT1Model(GPT1PreTrainedModel):
         if position_ids is None:
             position_ids = self._position_ids(attention_mask, batch, length, past_length, inputs_embeds.device)
             self._check_positions(
-                position_ids, f"Sequence too long: {past_length + length} tokens ({past_length} cached + {length} new)"
+                position_ids,
+                f"Sequence too long: {past_length + length} tokens ({past_length} cached + {length} new)",
             )
         else:
             self._check_positions(position_ids, "position_ids", expected_shape=(batch, length))
@@ -357,7 +358,8 @@ class GPT1Model(GPT1PreTrainedModel):
         ):
             raise ValueError(
                 f"{what}: positions reach {int(position_ids.max())} but the model has only "
-                f"n_positions={self.config.n_positions} position embeddings (positions 0..{self.config.n_positions - 1})"
+                f"n_positions={self.config.n_positions} position embeddings (positions 0..{self.config.n_positions - 1}); "
+                f"truncate longer inputs (tokenizer(..., truncation=True, max_length={self.config.n_positions}))"
             )
 
     @staticmethod

@@ -2,9 +2,11 @@
 
 import pytest
 import torch
-from conftest import pad_batch
+from conftest import TINY, pad_batch
 from transformers import Cache, DynamicCache, StaticCache
 from transformers.generation.streamers import BaseStreamer
+
+from modeling_gpt1 import GPT1Config, GPT1LMHeadModel
 
 
 PROMPTS = [[5, 17, 42, 8, 3, 61], [9, 28, 33], [70, 2, 11, 54]]
@@ -117,3 +119,36 @@ def test_static_cache_gives_the_same_tokens_as_the_dynamic_cache(model, config):
     static = model.generate(ids, cache_implementation="static", return_dict_in_generate=True, **settings)
     assert isinstance(static.cache, StaticCache)
     assert torch.equal(static.sequences, dynamic)
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [dict(do_sample=False), dict(do_sample=True, top_k=5), dict(num_beams=3, do_sample=False)],
+    ids=["greedy", "sampling", "beam search"],
+)
+def test_generation_stops_at_the_context_length_whatever_length_was_asked(model, config, settings, caplog):
+    prompt = torch.tensor([[5, 6, 7, 8, 9]])
+    output = model.generate(prompt, max_new_tokens=100, **settings)
+    assert output.shape[1] == config.n_positions
+
+
+def test_generation_with_the_default_length_stays_inside_the_context(model, config):
+    prompt = torch.randint(0, 90, (1, config.n_positions - 3))
+    assert model.generate(prompt, do_sample=False).shape[1] == config.n_positions
+
+
+def test_text_generation_pipeline_runs_to_the_context_length_and_says_how_to_fit_a_long_prompt(config):
+    from transformers import pipeline
+
+    from modeling_gpt1.tokenization_gpt1 import train_gpt1_tokenizer
+
+    texts = ["return the path of the file", "the cat sat on the mat", "open the file and read it"] * 5
+    tokenizer = train_gpt1_tokenizer(iter(texts), vocab_size=60, min_frequency=1, show_progress=False)
+    torch.manual_seed(0)
+    lm = GPT1LMHeadModel(GPT1Config(**{**TINY, "vocab_size": len(tokenizer)}, pad_token_id=tokenizer.pad_token_id))
+    generator = pipeline("text-generation", model=lm.eval(), tokenizer=tokenizer)
+    for kwargs in ({}, {"max_new_tokens": 100}):
+        text = generator("return the path of the", do_sample=False, **kwargs)[0]["generated_text"]
+        assert len(tokenizer(text)["input_ids"]) <= config.n_positions + 1  # decoding may re-split a word
+    with pytest.raises(ValueError, match=r"n_positions=64.*truncate"):
+        generator(" ".join(["the cat sat on the mat"] * 20), max_new_tokens=5)
