@@ -6,6 +6,7 @@ from transformers import AutoConfig
 from .auxiliary import AuxiliaryLossCallback, GPT1WithAuxiliaryLM, add_auxiliary_loss_logging
 from .collators import GPT1DataCollator
 from .configuration_gpt1 import GPT1Config
+from .cpu_decoding import enable_cpu_decoding
 from .modeling_gpt1 import (
     GPT1ForMultipleChoice,
     GPT1ForSequenceClassification,
@@ -75,6 +76,7 @@ __all__ = [
     "SpecialTokenIds",
     "FAMILIES",
     "load_with_transferred_layers",
+    "enable_cpu_decoding",
     "finetuning_args",
     "pretraining_args",
 ]
