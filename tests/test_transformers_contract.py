@@ -419,3 +419,14 @@ def test_gradient_checkpointing_in_training_returns_no_cache(model_factory, capl
     output = model(torch.tensor([[1, 2, 3, 4]]), use_cache=True)
     assert output.cache is None
     output.logits.sum().backward()
+
+
+@pytest.mark.parametrize(
+    "name, model, inputs", every_public_forward()[:5], ids=lambda value: str(type(value).__name__)
+)
+def test_return_dict_false_returns_the_output_as_a_tuple(name, model, inputs):
+    with torch.no_grad():
+        as_dict = model(**inputs)
+        as_tuple = model(**inputs, return_dict=False)
+    assert isinstance(as_tuple, tuple)
+    torch.testing.assert_close(as_tuple[0], as_dict[0])
