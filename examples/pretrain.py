@@ -21,15 +21,23 @@ import math
 import sys
 from dataclasses import dataclass, field
 from itertools import chain
+from pathlib import Path
 
 import datasets
 from datasets import DatasetDict, IterableDatasetDict, load_dataset
-from transformers import AutoTokenizer, HfArgumentParser, Trainer, TrainingArguments, default_data_collator, set_seed
+from transformers import AutoTokenizer, Trainer, TrainingArguments, default_data_collator, set_seed
 
 from modeling_gpt1 import GPT1Config, GPT1LMHeadModel
 from modeling_gpt1.configuration_gpt1 import SPECIAL_TOKEN_IDS
 from modeling_gpt1.hub import publish_run
-from modeling_gpt1.reporting import configure_logging, parse_script_args, report_run, resolve_checkpoint
+from modeling_gpt1.reporting import (
+    ScriptArgumentParser,
+    configure_logging,
+    parse_script_args,
+    report_run,
+    resolve_checkpoint,
+    user_errors_exit,
+)
 from modeling_gpt1.tokenization_gpt1 import train_gpt1_tokenizer
 from modeling_gpt1.training import PRETRAINING_DEFAULTS, add_special_tokens
 
@@ -366,17 +374,10 @@ class PreparedRun:
     eval_dataset: object
 
 
-class _Parser(HfArgumentParser):
-    """`HfArgumentParser` whose usage errors are one line (the full usage lists every TrainingArguments flag)."""
-
-    def error(self, message):
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
-
-
 def parse_args(argv: list[str] | None = None) -> tuple:
     """`(ModelArguments, DataArguments, TrainingArguments)` from the command line: the paper's pre-training defaults,
     under those of `--preset` (if given), under the flags given."""
-    parser = _Parser((ModelArguments, DataArguments, TrainingArguments))
+    parser = ScriptArgumentParser((ModelArguments, DataArguments, TrainingArguments))  # one-line usage errors
     return parse_script_args(parser, argv, {**PRETRAINING_DEFAULTS, **preset_defaults(argv)})
 
 
@@ -510,16 +511,13 @@ def _shape(config: GPT1Config) -> str:
     return f"{config.n_layer} layers, {config.n_embd} wide, {config.n_head} heads, vocabulary {config.vocab_size}"
 
 
-def cli(argv: list[str] | None = None) -> int:
-    """The command line: a user error found before training (see `prepare`) is one line on stderr and exit status 2."""
-    try:
+def cli(argv: list[str] | None = None) -> None:
+    """The command line: a user error found before training (see `prepare`) is one line on stderr and exit status 2
+    (SystemExit), as are usage errors."""
+    with user_errors_exit(argparse.ArgumentParser(prog=Path(sys.argv[0]).name)):
         run = prepare(argv)
-    except (ValueError, FileNotFoundError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
     train(run)
-    return 0
 
 
 if __name__ == "__main__":
-    sys.exit(cli())
+    cli()
