@@ -18,6 +18,7 @@ The output folder holds the fine-tuned model (it reloads with `AutoModelForSeque
 """
 
 import logging
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -81,6 +82,16 @@ class ModelArguments:
     def __post_init__(self):
         if self.aux_lm_coef < 0:
             raise ValueError(f"--aux_lm_coef must be >= 0, got {self.aux_lm_coef}")
+        for flag in ("model_name_or_path", "tokenizer_name"):
+            path = getattr(self, flag)
+            if path is not None and _is_missing_folder(path):
+                raise FileNotFoundError(f"--{flag} {path}: no such folder (nor a Hub id 'name' or 'owner/name')")
+
+
+def _is_missing_folder(path: str) -> bool:
+    """A path that can only mean a local folder (absolute, ./ or ../, or more than one '/') and is not there."""
+    local = os.path.isabs(path) or path.startswith(("./", "../")) or path.count("/") > 1
+    return local and not os.path.isdir(path)
 
 
 @dataclass
@@ -218,7 +229,7 @@ def main(argv: list[str] | None = None, exit_on_user_error: bool = False) -> dic
     Bad arguments, data files or model folders raise (FileNotFoundError, ValueError, OSError) before any training; with
     `exit_on_user_error` (the command line) they print one line and exit with status 2 instead. Evaluation or
     prediction alone (``--do_train False``) writes its results and no model card (no model is saved)."""
-    parser = ScriptArgumentParser((ModelArguments, DataArguments, TrainingArguments))
+    parser = ScriptArgumentParser((ModelArguments, DataArguments, TrainingArguments), prog="finetune.py")
     with user_errors_exit(parser, enabled=exit_on_user_error):
         model_args, data_args, training_args = parse_script_args(
             parser, argv, {**FINETUNING_DEFAULTS, "do_predict": True, "label_names": ["labels"]}

@@ -113,8 +113,9 @@ def _join(segments: list[list[int]], special: SpecialTokenIds) -> list[int]:
 def _truncate(segments, max_length, truncation, special: SpecialTokenIds) -> list[list[int]]:
     """Cut segment ends so that the segments and their ``len(segments) + 1`` special tokens fit `max_length`.
 
-    Raises TypeError for text instead of ids, ValueError for a segment holding a start, delimiter or extract id (only
-    the layout places those), an unknown `truncation`, or a `max_length` too small for the special tokens."""
+    Raises TypeError for text instead of ids or a `max_length` that is not an int; ValueError for a segment holding a
+    start, delimiter or extract id (only the layout places those), an unknown `truncation`, or a `max_length` too
+    small for the special tokens."""
     for segment in segments:
         if isinstance(segment, str):
             raise TypeError("the input transformations take token ids, not text: tokenize the text first")
@@ -122,7 +123,9 @@ def _truncate(segments, max_length, truncation, special: SpecialTokenIds) -> lis
     if truncation not in TRUNCATIONS:
         raise ValueError(f"truncation must be one of {TRUNCATIONS}, got {truncation!r}")
     n_special = len(segments) + 1
-    if not isinstance(max_length, int) or max_length < n_special:
+    if not isinstance(max_length, int) or isinstance(max_length, bool):
+        raise TypeError(f"max_length must be an int, got {type(max_length).__name__} {max_length!r}")
+    if max_length < n_special:
         raise ValueError(f"max_length={max_length!r} cannot hold the {n_special} special tokens of this layout")
     segments = [list(segment) for segment in segments]
     if truncation == "per_segment":

@@ -42,7 +42,7 @@ def test_evaluation_and_prediction_only_write_results_and_no_model_card(files, t
         (["--task", "glue"], "unknown task 'glue'"),
         (["--data_dir", "{tmp}/nowhere"], "data_dir {tmp}/nowhere is not a directory"),
         (["--max_seq_length", "65"], "--max_seq_length 65 exceeds the model's context (n_positions=64)"),
-        (["--model_name_or_path", "{tmp}/no_model"], "{tmp}/no_model"),
+        (["--model_name_or_path", "{tmp}/no_model"], "--model_name_or_path {tmp}/no_model: no such folder"),
         (["--aux_lm_coef", "-1"], "--aux_lm_coef must be >= 0, got -1.0"),
         (["--resume_from_checkpoint", "last"], "no complete checkpoint-* folder in {tmp}/out"),
         (["--truncation", "middle"], "argument --truncation: invalid choice: 'middle'"),
