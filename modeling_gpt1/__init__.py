@@ -16,6 +16,7 @@ from .modeling_gpt1 import (
     GPT1PreTrainedModel,
     GPT1TaskHeadModel,
 )
+from .pipelines import GPT1TextClassificationPipeline, register_pipeline
 from .tokenization_gpt1 import GPT1Tokenizer, add_gpt1_special_tokens, train_gpt1_tokenizer
 from .tokenization_gpt1 import register as register_tokenizer
 from .training import finetuning_args, pretraining_args
@@ -50,6 +51,9 @@ def register_auto_classes() -> None:
         for model_class in model_classes:
             model_class.register_for_auto_class(auto_name)
     register_tokenizer()
+    # pipeline("text-classification") then feeds similarity models both orderings of a pair; it serves every other
+    # model exactly as Transformers' own TextClassificationPipeline.
+    register_pipeline()
 
 
 register_auto_classes()
@@ -77,6 +81,7 @@ __all__ = [
     "FAMILIES",
     "load_with_transferred_layers",
     "enable_cpu_decoding",
+    "GPT1TextClassificationPipeline",
     "finetuning_args",
     "pretraining_args",
 ]

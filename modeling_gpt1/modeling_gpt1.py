@@ -552,7 +552,12 @@ class GPT1TaskHeadModel(GPT1PreTrainedModel):
         bad_count = input_ids.dim() == 3 and self.n_sequences not in (None, input_ids.shape[1])
         if bad_rank or bad_count:
             layout = f"[batch, {self.n_sequences or 'n_sequences'}, length]"
-            raise ValueError(f"{name} expects input_ids {layout}, got shape {tuple(input_ids.shape)}")
+            raise ValueError(
+                f"{name} expects input_ids {layout}, got shape {tuple(input_ids.shape)}; build the sequences of each "
+                "example with modeling_gpt1.InputTransform (families 'similarity', 'multiple_choice') and "
+                "GPT1DataCollator, or for text pairs use pipeline('text-classification') with this package imported "
+                "(modeling_gpt1.GPT1TextClassificationPipeline)"
+            )
         inputs = {
             "input_ids": input_ids,
             "attention_mask": attention_mask,
