@@ -234,3 +234,15 @@ def test_registered_pipeline_serves_similarity_and_leaves_other_models_alone(
     [result] = pipeline("text-classification", model=classifier_model, tokenizer=tokenizer)("the film was great")
     text_ids = tokenizer("the film was great", add_special_tokens=False).input_ids
     assert fed[-1][0].tolist() == [tokenizer.start_token_id, *text_ids, tokenizer.extract_token_id]
+
+
+def test_importing_the_package_makes_text_pairs_work_for_similarity_models():
+    """No explicit register_pipeline(): the import did it, so the plain pipeline call serves similarity pairs."""
+    from transformers.pipelines import PIPELINE_REGISTRY
+
+    import modeling_gpt1
+
+    assert (
+        PIPELINE_REGISTRY.supported_tasks["text-classification"]["impl"]
+        is modeling_gpt1.GPT1TextClassificationPipeline
+    )
