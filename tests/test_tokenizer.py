@@ -433,3 +433,24 @@ def test_command_line_trains_on_a_datasets_column(tmp_path, monkeypatch):
     with pytest.raises(SystemExit) as exit_info:
         main(["--dataset", str(data_dir), "--output_dir", str(output_dir), "--no_progress"])
     assert exit_info.value.code == 2
+
+
+def test_batched_generation_with_the_default_padding_gives_each_prompts_own_output(tokenizer):
+    """A language model's tokenizer pads on the left by default, so that a short prompt batched with a long one is
+    continued from its own last token and generates what it generates alone."""
+    import torch
+
+    from modeling_gpt1 import GPT1Config, GPT1LMHeadModel
+
+    torch.manual_seed(0)
+    config = GPT1Config(n_layer=2, n_embd=32, n_head=4, vocab_size=len(tokenizer), n_positions=64,
+                        initializer_range=0.2, pad_token_id=tokenizer.pad_token_id)  # fmt: skip
+    model = GPT1LMHeadModel(config).eval()
+    prompts = ["the dog", "the quick brown fox jumps over the lazy"]
+    settings = dict(max_new_tokens=5, do_sample=False, pad_token_id=tokenizer.pad_token_id)
+    batch = tokenizer(prompts, return_tensors="pt", padding=True)
+    batched = model.generate(**batch, **settings)[:, batch["input_ids"].shape[1] :]
+    for row, prompt in zip(batched, prompts):
+        alone = tokenizer(prompt, return_tensors="pt")
+        expected = model.generate(**alone, **settings)[0, alone["input_ids"].shape[1] :]
+        assert row.tolist() == expected.tolist(), prompt
