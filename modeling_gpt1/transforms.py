@@ -33,7 +33,8 @@ class SpecialTokenIds:
 
     @classmethod
     def from_tokenizer(cls, tokenizer) -> "SpecialTokenIds":
-        """Read ``tokenizer.start_token_id``, ``.delimiter_token_id``, ``.extract_token_id``, ``.pad_token_id``."""
+        """Read ``tokenizer.start_token_id``, ``.delimiter_token_id``, ``.extract_token_id``, ``.pad_token_id``;
+        ValueError naming the missing ones."""
         return cls._read(
             tokenizer,
             "tokenizer",
@@ -56,7 +57,11 @@ class SpecialTokenIds:
 
 
 def classification(text: list[int], special: SpecialTokenIds, max_length: int, truncation: str = "longest_first"):
-    """``[start] text [extract]``."""
+    """``[start] text [extract]``.
+
+    Like every layout function here, raises TypeError for text instead of ids or a `max_length` that is not an int,
+    and ValueError for a segment holding a start, delimiter or extract id, an unknown `truncation`, or a `max_length`
+    that cannot hold the special tokens."""
     return _layout([text], special, max_length, truncation)
 
 
@@ -186,6 +191,16 @@ class InputTransform:
 
     Returns ``input_ids`` per example: a list of ids for classification and entailment, a list of sequences
     (the two orderings, or one per answer) for similarity and multiple choice.
+
+    Text is tokenised with ``split_special_tokens=True``: a special token's string inside it (``"_classify_"``) is
+    ordinary text, and only the layout places ``_start_``, ``_delimiter_`` and ``_classify_``.
+
+    Raises:
+        ValueError: an unknown `family` or `truncation`, the wrong number of text fields, `answer_fields` missing
+            (multiple choice) or given (other families), a tokenizer without the special tokens; when called, a
+            column missing from the batch, or text the vocabulary maps to a special id.
+        TypeError (when called): a text column holding something other than strings, a list-valued answer column
+            holding strings.
     """
 
     def __init__(
