@@ -28,8 +28,10 @@ class GPT1DataCollator:
 
     Raises (when called):
         ValueError: an empty batch; a feature without ``input_ids``; single sequences mixed with lists of choices;
-            different numbers of choices; a sequence longer than `max_length`; a label on some features only.
-        TypeError: ``input_ids`` holding anything but integers (e.g. token strings: tokenize first).
+            different numbers of choices; a sequence longer than `max_length`; a label on some features only; label
+            lists of different lengths.
+        TypeError: ``input_ids`` holding anything but integers (e.g. token strings: tokenize first); labels that are
+            not numbers (e.g. label names).
     """
 
     pad_token_id: int
@@ -133,7 +135,20 @@ class GPT1DataCollator:
                 )
             raise ValueError("the batch mixes features with 'labels' and with 'label': use one name")
         key = keys.pop()
-        labels = torch.tensor([_to_list(feature[key]) for feature in features])
+        values = [_to_list(feature[key]) for feature in features]
+        for index, value in enumerate(values):
+            numbers = value if isinstance(value, (list, tuple)) else [value]
+            bad = next((v for v in numbers if not isinstance(v, (int, float)) or isinstance(v, bool)), None)
+            if bad is not None or not numbers:
+                shown = bad if bad is not None else value
+                raise TypeError(
+                    f"feature {index}: {key!r} must be a class id, a score or a list of them, got "
+                    f"{type(shown).__name__} {shown!r}: map label names to ids first"
+                )
+        shapes = {len(value) if isinstance(value, (list, tuple)) else None for value in values}
+        if len(shapes) > 1:
+            raise ValueError(f"the features' {key!r} differ in length ({sorted(shapes, key=str)}): one per example")
+        labels = torch.tensor(values)
         return labels.float() if labels.is_floating_point() else labels.long()
 
 

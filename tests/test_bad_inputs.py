@@ -3,7 +3,8 @@ and script helpers: one row per bad input, each with the exception a user gets a
 the problem and the argument or file. `docs/bad_inputs.md` publishes the same table (a test checks they agree); the
 model's own input checks are the model tests'.
 
-    python tests/test_bad_inputs.py   # prints the table's Markdown rows, with the messages as raised
+    python tests/test_bad_inputs.py           # prints the table's Markdown rows, with the messages as raised
+    python tests/test_bad_inputs.py --write   # writes them into docs/bad_inputs.md
 """
 
 import contextlib
@@ -300,6 +301,18 @@ CASES = [
         lambda e: _collate([{"input_ids": [1], "label": 0}, {"input_ids": [2], "labels": 1}]),
         ValueError,
         "mixes features with 'labels' and with 'label'",
+    ),
+    Case(
+        'label names instead of ids (`labels: "positive"`)',
+        lambda e: _collate([{"input_ids": [1], "labels": "positive"}]),
+        TypeError,
+        "feature 0: 'labels' must be a class id, a score or a list of them, got str 'positive'",
+    ),
+    Case(
+        "multi-label lists of different lengths",
+        lambda e: _collate([{"input_ids": [1], "labels": [1, 0]}, {"input_ids": [2], "labels": [1]}]),
+        ValueError,
+        "the features' 'labels' differ in length ([1, 2])",
     ),
     Case(
         "single sequences mixed with lists of choices",
@@ -773,5 +786,16 @@ def markdown_rows() -> str:
     return "\n".join(lines)
 
 
+def write_docs_table() -> None:
+    """Replace the first table of `docs/bad_inputs.md` with the rows as raised now."""
+    text = DOC.read_text(encoding="utf-8")
+    start = text.index("| input | what the user gets |\n")
+    end = text.index("\n\n", start)
+    DOC.write_text(text[:start] + markdown_rows() + text[end:], encoding="utf-8")
+
+
 if __name__ == "__main__":
-    print(markdown_rows())
+    if sys.argv[1:] == ["--write"]:
+        write_docs_table()
+    else:
+        print(markdown_rows())
