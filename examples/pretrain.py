@@ -12,7 +12,14 @@ warm-up over 2,000 steps then cosine decay to 0, weight decay 0.01, clipping 1, 
     python examples/pretrain.py --train_file "books/*.txt" --output_dir gpt1-small --preset cpu-small  # minutes on a CPU
 
 The output folder holds the model, tokenizer, config and generation config (ready for `push_to_hub`),
-`train_results.json`, `eval_results.json` (loss and perplexity), `all_results.json` and `loss_curve.png`.
+`train_results.json`, `eval_results.json` (loss, perplexity and hidden-state spread), `all_results.json` and
+`loss_curve.png`.
+
+Every evaluation (at the end, and every `--eval_steps` with `--eval_strategy steps`) also logs `eval_perplexity` and
+`eval_hidden_spread`: how much the final hidden states differ across the first evaluation blocks
+(`modeling_gpt1.diagnostics`). A spread near 0 means the model collapsed (the same states, and the same next-token
+guesses, for every input: a unigram model with a perplexity that can look fine); the script then warns, in words,
+what to change (a longer warm-up, a lower learning rate).
 """
 
 import argparse
@@ -29,6 +36,7 @@ from transformers import AutoTokenizer, Trainer, TrainingArguments, default_data
 
 from modeling_gpt1 import GPT1Config, GPT1LMHeadModel
 from modeling_gpt1.configuration_gpt1 import SPECIAL_TOKEN_IDS
+from modeling_gpt1.diagnostics import add_collapse_callback
 from modeling_gpt1.hub import publish_run
 from modeling_gpt1.reporting import (
     ScriptArgumentParser,
@@ -47,6 +55,8 @@ logger = logging.getLogger(__name__)
 # `load_dataset` builders for local files, by extension.
 FILE_BUILDERS = {"txt": "text", "text": "text", "csv": "csv", "json": "json", "jsonl": "json"}
 PAPER_BLOCK_SIZE = 512
+# Evaluation blocks compared by the collapse check at each evaluation (their first 64 tokens each).
+COLLAPSE_CHECK_BLOCKS = 8
 
 # `--preset NAME`: defaults for a whole run, below the flags given on the command line. `cpu-small` is the demo's
 # pre-training (examples/demo.py), which learns on a 2-core CPU within the demo's ten minutes: 3 layers x 96,
@@ -446,6 +456,7 @@ def train(run: PreparedRun) -> dict:
         processing_class=tokenizer,
         data_collator=default_data_collator,
     )
+    collapse_check = watch_for_collapse(trainer, eval_dataset, tokenizer)
 
     results = {}
     if training_args.do_train:
@@ -468,18 +479,19 @@ def train(run: PreparedRun) -> dict:
     dataset = data_args.dataset_label or (
         " ".join(filter(None, (data_args.dataset_name, data_args.dataset_config_name))) or "local text"
     )
-    publish_run(
-        training_args,
-        results,
-        dataset=dataset,
-        task="text-generation",
-        base_model=model_args.model_name_or_path,
-        training_summary={
-            "block_size": block_size,
-            "learning_rate": training_args.learning_rate,
-            "steps": trainer.state.global_step,
-        },
-    )
+    if training_args.do_train:  # an evaluation-only run saves no model: no card to write, nothing to push
+        publish_run(
+            training_args,
+            results,
+            dataset=dataset,
+            task="text-generation",
+            base_model=model_args.model_name_or_path,
+            training_summary={
+                "block_size": block_size,
+                "learning_rate": training_args.learning_rate,
+                "steps": trainer.state.global_step,
+            },
+        )
 
     model_name = model_args.model_name_or_path or f"new GPT-1 ({_shape(model.config)})"
     report_run(
@@ -489,7 +501,28 @@ def train(run: PreparedRun) -> dict:
         {k: v for k, v in results.items() if k.startswith("eval_")},
         training_args.output_dir,
     )
+    report = collapse_check.last_report if collapse_check is not None else None
+    if report is not None and report.collapsed and trainer.is_world_process_zero():
+        print(f"\nWARNING: {report.warning}", file=sys.stderr)  # after the table, where a user reads the outcome
     return results
+
+
+def collapse_check_inputs(eval_dataset, n: int = COLLAPSE_CHECK_BLOCKS) -> list[list[int]] | None:
+    """The token ids of the first `n` evaluation blocks (a stream is read that far), or None with fewer than two."""
+    if eval_dataset is None:
+        return None
+    rows = [example["input_ids"] for example in first_examples(eval_dataset, n)]
+    return rows if len(rows) >= 2 else None
+
+
+def watch_for_collapse(trainer, eval_dataset, tokenizer):
+    """Make every evaluation of `trainer` log `eval_perplexity` and `eval_hidden_spread` and warn when the model has
+    collapsed (`modeling_gpt1.diagnostics.CollapseCallback`, on the first evaluation blocks). Returns the callback, or
+    None without evaluation blocks to compare."""
+    inputs = collapse_check_inputs(eval_dataset)
+    if inputs is None:
+        return None
+    return add_collapse_callback(trainer, inputs, tokenizer)
 
 
 def perplexity(loss: float) -> float:

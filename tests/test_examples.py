@@ -26,6 +26,7 @@ from transformers import (
 )
 
 from modeling_gpt1 import GPT1ForMultipleChoice, GPT1ForSequenceClassification
+from modeling_gpt1.diagnostics import COLLAPSE_THRESHOLD
 from modeling_gpt1.reporting import (
     format_summary,
     loss_series,
@@ -182,6 +183,33 @@ def test_pretrain_writes_a_hub_ready_folder_and_results(pretrained):
     state = read_json(output_dir / "trainer_state.json")
     learning_rates = [entry["learning_rate"] for entry in state["log_history"] if "learning_rate" in entry]
     assert learning_rates[-1] == pytest.approx(PRETRAINING_DEFAULTS["learning_rate"] * 5 / 2000)
+
+
+def test_pretrain_logs_the_hidden_state_spread_with_the_perplexity(pretrained):
+    output_dir, results = pretrained
+    eval_results = read_json(output_dir / "eval_results.json")
+    # A 6-step model still reads its input: its states differ across the evaluation blocks (random init: ~0.64).
+    assert COLLAPSE_THRESHOLD < eval_results["eval_hidden_spread"] < 1
+    assert results["eval_hidden_spread"] == eval_results["eval_hidden_spread"]
+
+
+def test_pretrain_warns_in_words_about_a_collapsed_model(pretrained, corpus, tmp_path, capsys, caplog):
+    output_dir, _ = pretrained
+    model = AutoModelForCausalLM.from_pretrained(output_dir)
+    with torch.no_grad():  # every input now gives the same final states: the last LayerNorm's bias
+        model.transformer.h[-1].ln_2.weight.zero_()
+    model.save_pretrained(tmp_path / "collapsed")
+    AutoTokenizer.from_pretrained(output_dir).save_pretrained(tmp_path / "collapsed")
+    argv = pretrain_argv(corpus, tmp_path / "evaluated", "--model_name_or_path", str(tmp_path / "collapsed"))
+    argv = without_option(without_option(argv, "--config_overrides"), "--tokenizer_vocab_size")
+    with caplog.at_level("WARNING"):
+        results = pretrain.main([*argv, "--do_train", "False"])
+    assert results["eval_hidden_spread"] < 1e-4
+    assert results["eval_perplexity"] == pytest.approx(math.exp(results["eval_loss"]))
+    for output in (caplog.text, capsys.readouterr().err):
+        assert "The model has collapsed" in output
+        assert "longer warm-up (--warmup_steps" in output and "lower --learning_rate" in output
+    assert pretrain.collapse_check_inputs(None) is None
 
 
 def test_pretrained_folder_reloads_with_auto_classes(pretrained):
