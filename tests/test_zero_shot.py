@@ -1,11 +1,15 @@
 """The zero-shot heuristics (paper section 5) on a tiny model and tokenizer built here: the scoring against a slow
 token-by-token reference, batching and padding invariance, multi-token words, and models made to prefer an answer."""
 
+import importlib.util
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from finetune_helpers import write_model, write_sst2
+from transformers import AutoTokenizer
 
 from modeling_gpt1 import GPT1Config, GPT1LMHeadModel
 from modeling_gpt1.tokenization_gpt1 import train_gpt1_tokenizer
@@ -308,3 +312,89 @@ def test_read_pronoun_file_names_bad_lines(tmp_path):
     path.write_text("not json\n")
     with pytest.raises(ValueError, match="line 1 is not JSON"):
         read_pronoun_file(path)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# examples/zero_shot.py
+
+
+def load_script():
+    path = Path(__file__).resolve().parents[1] / "examples" / "zero_shot.py"
+    spec = importlib.util.spec_from_file_location("zero_shot_script", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+script = load_script()
+
+
+def write_cola(folder: Path) -> Path:
+    """CoLA's headerless layout: source, label, original mark, sentence."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = [(1, "the cat sat on the mat ."), (0, "mat the on sat cat the ."), (1, "a dog ran home ."),
+            (0, "ran dog a home ."), (1, "she saw the film ."), (0, "film the saw she .")]  # fmt: skip
+    lines = "".join(f"src\t{label}\t{'' if label else '*'}\t{text}\n" for label, text in rows)
+    (folder / "train.tsv").write_text(lines)
+    (folder / "dev.tsv").write_text(lines)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def script_data(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("zero_shot_script")
+    model = write_model(folder / "model")
+    dprd = folder / "dprd.jsonl"
+    dprd.write_text(
+        json.dumps({"sentence": "the man saw the dog because he was hungry .", "pronoun": "he",
+                    "candidates": ["the man", "the dog"], "label": 1}) + "\n"
+    )  # fmt: skip
+    return {"model": model, "sst2": write_sst2(folder / "SST-2"), "cola": write_cola(folder / "CoLA"), "dprd": dprd}
+
+
+def test_the_script_scores_tasks_and_writes_json(script_data, tmp_path, capsys):
+    output = tmp_path / "zero_shot.json"
+    data = script_data
+    rows = script.main(
+        [str(data["model"]), "--task", "sst2", "cola", "dprd", "--data_dir", str(data["sst2"]), str(data["cola"]),
+         str(data["dprd"]), "--supervised", "0.9", "0.5", "0.8", "--output_file", str(output), "--batch_size", "3"]
+    )  # fmt: skip
+    assert [row["task"] for row in rows] == ["sst2", "cola", "dprd"]
+    assert rows[0]["examples"] == 8 and rows[0]["chance"] == 0.5 and rows[0]["majority"] == 0.5
+    assert rows[0]["normalized"] == pytest.approx((rows[0]["score"] - 0.5) / (0.9 - 0.5))
+    assert rows[1]["metric"] == "matthews_correlation" and rows[1]["threshold"] is not None
+    assert rows[2]["examples"] == 1
+    table = capsys.readouterr().out
+    assert "sst2 | sentiment | accuracy" in table and "cola | acceptability" in table
+    assert json.loads(output.read_text()) == rows
+
+    # The same scores as the library on the same examples.
+    model = GPT1LMHeadModel.from_pretrained(data["model"])
+    tokenizer = AutoTokenizer.from_pretrained(data["model"])
+    dev = script.load_examples("sst2", str(data["sst2"]), "validation", None)
+    assert rows[0]["score"] == evaluate_zero_shot(model, tokenizer, "sst2", dev)["score"]
+
+
+@pytest.mark.parametrize(
+    ("extra", "complaint"),
+    [
+        (["--task", "sst2", "--data_dir", "a", "b"], "--data_dir takes one value per --task"),
+        (["--task", "cola", "--cola_threshold", "high"], "--cola_threshold must be 'fit', 'median' or a number"),
+        (["--task", "rte"], "invalid choice: 'rte'"),
+        (["--task", "sst2", "--data_dir", "/nonexistent/SST-2"], "/nonexistent/SST-2 is not a directory"),
+        (["--task", "dprd"], "dprd has no Hub copy here"),
+    ],
+)
+def test_the_command_line_reports_user_errors_in_one_line(script_data, capsys, extra, complaint):
+    with pytest.raises(SystemExit) as exit_info:
+        script.cli([str(script_data["model"]), *extra])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert complaint in err and len(err.splitlines()) == 1
+
+
+def test_a_folder_without_a_model_is_one_line_too(script_data, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        script.cli([str(tmp_path), "--task", "sst2", "--data_dir", str(script_data["sst2"])])
+    assert exit_info.value.code == 2
+    assert "no saved model there" in capsys.readouterr().err

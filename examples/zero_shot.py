@@ -1,0 +1,210 @@
+"""Zero-shot evaluation of pre-trained GPT-1 language models with the paper's heuristics (Radford et al. 2018,
+section 5, Figure 2 right): no fine-tuning, the language model's log-probabilities only.
+
+    python examples/zero_shot.py gpt1-books --task sst2 cola --data_dir glue/SST-2 glue/CoLA
+    python examples/zero_shot.py gpt1-books/checkpoint-* --task rocstories --data_dir rocstories/ --output_file z.json
+    python examples/zero_shot.py gpt1-books --task dprd --data_dir dprd.jsonl
+
+Each model folder (a `GPT1LMHeadModel` saved with its tokenizer, e.g. by `examples/pretrain.py`, or its
+checkpoints) is scored on each task's labelled split (`--split`, default validation):
+
+- sst2: "<sentence> very" followed by "positive" or "negative", the likelier word wins (accuracy);
+- cola: average token log-probability above a threshold = acceptable (Matthews correlation); the threshold is fitted
+  on the training split (`--cola_threshold fit`, the default), the median score (`median`), or a number;
+- rocstories, race, race_middle, race_high: the ending / answer with the highest average token log-probability
+  after the context (accuracy);
+- dprd: the candidate which, put in place of the pronoun, gives the rest of the sentence the highest average
+  log-probability (accuracy); `--data_dir` is then a JSON-lines file (see `modeling_gpt1.zero_shot.read_pronoun_file`).
+
+The table gives each score beside random guessing and, normalised as in the paper's Figure 2, between chance (0) and
+a supervised reference (1; by default the paper's fine-tuned GPT-1, `--supervised` to change). Task data is read by
+`modeling_gpt1.tasks` (GLUE-format folders, the Story Cloze CSVs, RACE folders) or, without `--data_dir`, from the Hub.
+A user error (missing folder or file, bad value) is one line on stderr and exit status 2.
+"""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+import modeling_gpt1  # noqa: F401  (registers the gpt1 model type with the Auto classes)
+from modeling_gpt1.reporting import OneLineErrors, user_errors_exit
+from modeling_gpt1.tasks import load_task_dataset
+from modeling_gpt1.zero_shot import (
+    HEURISTICS,
+    acceptability,
+    evaluate_zero_shot,
+    fit_threshold,
+    read_pronoun_file,
+)
+
+
+class _Parser(OneLineErrors, argparse.ArgumentParser):
+    """Usage errors are one line and exit status 2."""
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = _Parser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("models", nargs="+", help="Folders of saved GPT-1 language models (with their tokenizers).")
+    parser.add_argument("--task", nargs="+", required=True, choices=sorted(HEURISTICS), help="Tasks to score.")
+    parser.add_argument(
+        "--data_dir",
+        nargs="+",
+        help="One per task, in the same order: the task's folder of official files (dprd: a JSON-lines file). "
+        "Leave out to load the Hub copies.",
+    )
+    parser.add_argument("--split", default="validation", help="The labelled split to score (default validation).")
+    parser.add_argument("--max_examples", type=int, help="Score only the first N examples of each task.")
+    parser.add_argument(
+        "--cola_threshold",
+        default="fit",
+        help="'fit' (on up to --max_fit_examples of the training split; the median where there is none), "
+        "'median' (of the scored sentences), or a number (nats per token).",
+    )
+    parser.add_argument("--max_fit_examples", type=int, default=2000, help="CoLA training sentences for 'fit'.")
+    parser.add_argument(
+        "--supervised",
+        type=float,
+        nargs="+",
+        help="One per task: the supervised score that normalises to 1 (default: the paper's fine-tuned GPT-1).",
+    )
+    parser.add_argument("--batch_size", type=int, default=16, help="Sequences per forward pass.")
+    parser.add_argument("--output_file", help="Also write every result as JSON here.")
+    args = parser.parse_args(argv)
+    for name in ("data_dir", "supervised"):
+        values = getattr(args, name)
+        if values is not None and len(values) != len(args.task):
+            parser.error(f"--{name} takes one value per --task ({len(args.task)}), got {len(values)}")
+    if args.max_examples is not None and args.max_examples < 1:
+        parser.error(f"--max_examples must be at least 1, got {args.max_examples}")
+    if args.batch_size < 1:
+        parser.error(f"--batch_size must be at least 1, got {args.batch_size}")
+    if args.cola_threshold not in ("fit", "median"):
+        try:
+            float(args.cola_threshold)
+        except ValueError:
+            parser.error(f"--cola_threshold must be 'fit', 'median' or a number, got {args.cola_threshold!r}")
+    return args
+
+
+def first(columns, n: int | None):
+    """The first `n` examples of a `datasets.Dataset` or a dict of column lists (all when `n` is None)."""
+    if n is None:
+        return columns
+    if hasattr(columns, "select"):
+        return columns.select(range(min(n, len(columns))))
+    return {name: values[:n] for name, values in columns.items()}
+
+
+def load_examples(task: str, data_dir: str | None, split: str, max_examples: int | None):
+    """The labelled examples of `task` (normalised columns; dprd: `read_pronoun_file`'s)."""
+    if task == "dprd":
+        if data_dir is None:
+            raise ValueError("dprd has no Hub copy here: give its JSON-lines file as --data_dir")
+        if not Path(data_dir).is_file():
+            raise FileNotFoundError(f"dprd: {data_dir} is not a file (expected JSON lines)")
+        return first(read_pronoun_file(data_dir), max_examples)
+    dataset = load_task_dataset(task, data_dir, splits=[split])[split]
+    if len(dataset) and min(dataset["label"]) < 0:
+        raise ValueError(f"{task}: the {split} split has no labels; score a labelled split (--split)")
+    return first(dataset, max_examples)
+
+
+def cola_threshold(args, model, tokenizer, data_dir: str | None) -> float | None:
+    """The CoLA threshold the arguments ask for (None: the median of the scored sentences)."""
+    if args.cola_threshold == "median":
+        return None
+    if args.cola_threshold != "fit":
+        return float(args.cola_threshold)
+    try:
+        train = load_task_dataset("cola", data_dir, splits=["train"])["train"]
+    except (FileNotFoundError, ValueError):
+        print("cola: no training split to fit the threshold on; using the median score", file=sys.stderr)
+        return None
+    train = first(train, args.max_fit_examples)
+    scores = acceptability(model, tokenizer, train["sentence"], batch_size=args.batch_size).scores
+    return fit_threshold(scores, train["label"])
+
+
+def main(argv: list[str] | None = None, *, command_line: bool = False) -> list[dict]:
+    """Score every model on every task; print the table and return one dict per (model, task)."""
+    with user_errors_exit(argparse.ArgumentParser(prog=Path(sys.argv[0]).name), enabled=command_line):
+        args = parse_args(argv)
+        data_dirs = args.data_dir or [None] * len(args.task)
+        examples = {
+            task: load_examples(task, data_dir, args.split, args.max_examples)
+            for task, data_dir in zip(args.task, data_dirs)
+        }
+        for folder in args.models:
+            if not (Path(folder) / "config.json").is_file():
+                raise FileNotFoundError(f"{folder}: no saved model there (config.json is missing)")
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    rows = []
+    for folder in args.models:
+        with user_errors_exit(argparse.ArgumentParser(prog=Path(sys.argv[0]).name), enabled=command_line):
+            model = AutoModelForCausalLM.from_pretrained(folder).to(device).eval()
+            tokenizer = AutoTokenizer.from_pretrained(folder)
+        for i, task in enumerate(args.task):
+            threshold = cola_threshold(args, model, tokenizer, data_dirs[i]) if task == "cola" else None
+            supervised = args.supervised[i] if args.supervised else None
+            report = evaluate_zero_shot(
+                model,
+                tokenizer,
+                task,
+                examples[task],
+                threshold=threshold,
+                supervised=supervised,
+                batch_size=args.batch_size,
+            )
+            result = report.pop("result")
+            report["model"] = str(folder)
+            report["majority"] = _majority(task, examples[task]["label"])
+            report["predicted_classes"] = int(len(np.unique(result.predictions)))
+            rows.append(report)
+    print(format_table(rows))
+    if args.output_file:
+        Path(args.output_file).write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")
+    return rows
+
+
+def _majority(task: str, labels) -> float:
+    """The score of always predicting the most frequent label (CoLA: a constant prediction has correlation 0)."""
+    if task == "cola":
+        return 0.0
+    labels = np.asarray(labels)
+    return float(np.bincount(labels).max() / len(labels)) if len(labels) else float("nan")
+
+
+def format_table(rows: list[dict]) -> str:
+    header = ("model", "task", "heuristic", "metric", "score", "chance", "majority", "normalised", "examples")
+    lines = [" | ".join(header), " | ".join("---" for _ in header)]
+    for row in rows:
+        normalised = "-" if row["normalized"] is None else f"{row['normalized']:.3f}"
+        lines.append(
+            " | ".join(
+                (
+                    row["model"],
+                    row["task"],
+                    row["heuristic"],
+                    row["metric"],
+                    f"{row['score']:.3f}",
+                    f"{row['chance']:.2f}",
+                    f"{row['majority']:.3f}",
+                    normalised,
+                    str(row["examples"]),
+                )
+            )
+        )
+    return "\n".join(lines)
+
+
+def cli(argv: list[str] | None = None) -> None:
+    main(argv, command_line=True)
+
+
+if __name__ == "__main__":
+    cli()
