@@ -16,9 +16,11 @@ checkpoints) is scored on each task's labelled split (`--split`, default validat
 - dprd: the candidate which, put in place of the pronoun, gives the rest of the sentence the highest average
   log-probability (accuracy); `--data_dir` is then a JSON-lines file (see `modeling_gpt1.zero_shot.read_pronoun_file`).
 
-The table gives each score beside random guessing and, normalised as in the paper's Figure 2, between chance (0) and
-a supervised reference (1; by default the paper's fine-tuned GPT-1, `--supervised` to change). Task data is read by
-`modeling_gpt1.tasks` (GLUE-format folders, the Story Cloze CSVs, RACE folders) or, without `--data_dir`, from the Hub.
+The table gives each score beside random guessing, the majority class (a constant predictor's score), the number of
+different answers predicted (1: a constant predictor, whatever its score) and, normalised as in the paper's Figure 2,
+the score between chance (0) and a supervised reference (1; by default the paper's fine-tuned GPT-1, `--supervised`
+to change). Task data is read by `modeling_gpt1.tasks` (GLUE-format folders, the Story Cloze CSVs, RACE folders) or,
+without `--data_dir`, from the Hub.
 A user error (missing folder or file, bad value) is one line on stderr and exit status 2.
 """
 
@@ -180,7 +182,18 @@ def _majority(task: str, labels) -> float:
 
 
 def format_table(rows: list[dict]) -> str:
-    header = ("model", "task", "heuristic", "metric", "score", "chance", "majority", "normalised", "examples")
+    header = (
+        "model",
+        "task",
+        "heuristic",
+        "metric",
+        "score",
+        "chance",
+        "majority",
+        "normalised",
+        "examples",
+        "classes",
+    )
     lines = [" | ".join(header), " | ".join("---" for _ in header)]
     for row in rows:
         normalised = "-" if row["normalized"] is None else f"{row['normalized']:.3f}"
@@ -196,6 +209,7 @@ def format_table(rows: list[dict]) -> str:
                     f"{row['majority']:.3f}",
                     normalised,
                     str(row["examples"]),
+                    str(row["predicted_classes"]),  # 1: a constant predictor, whatever its score
                 )
             )
         )
