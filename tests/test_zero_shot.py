@@ -62,16 +62,13 @@ def ids(tokenizer, text: str) -> list[int]:
 
 
 def reference_token_log_probs(model, tokenizer, context: str, continuation: str) -> list[float]:
-    """Slow reference: for each continuation token, run the model on every token before it (no batch, no padding,
-    the full logits) and read the log-softmax of the last position at that token."""
+    """Slow reference: the example alone (no batch, no padding, no mask), the model's full logits, and for each
+    continuation token the log-softmax of the position before it, read one position at a time."""
     context_ids, continuation_ids = ids(tokenizer, context), ids(tokenizer, continuation)
     row = context_ids + continuation_ids
-    values = []
     with torch.no_grad():
-        for t in range(max(len(context_ids), 1), len(row)):
-            logits = model(torch.tensor([row[:t]])).logits[0, -1]
-            values.append(torch.log_softmax(logits.double(), -1)[row[t]].item())
-    return values
+        logits = model(torch.tensor([row])).logits[0].double()
+    return [torch.log_softmax(logits[t - 1], -1)[row[t]].item() for t in range(max(len(context_ids), 1), len(row))]
 
 
 PAIRS = [
