@@ -21,7 +21,9 @@ different answers predicted (1: a constant predictor, whatever its score) and, n
 the score between chance (0) and a supervised reference (1; by default the paper's fine-tuned GPT-1, `--supervised`
 to change). Task data is read by `modeling_gpt1.tasks` (GLUE-format folders, the Story Cloze CSVs, RACE folders) or,
 without `--data_dir`, from the Hub.
-A user error (missing folder or file, bad value) is one line on stderr and exit status 2.
+Each model's hidden states are first compared across a few task texts (`modeling_gpt1.diagnostics`): a collapsed
+model, whose zero-shot scores can only be chance or a constant prediction, is warned about on stderr. A user error
+(missing folder or file, bad value) is one line on stderr and exit status 2.
 """
 
 import argparse
@@ -34,6 +36,7 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 import modeling_gpt1  # noqa: F401  (registers the gpt1 model type with the Auto classes)
+from modeling_gpt1.diagnostics import hidden_state_spread
 from modeling_gpt1.reporting import OneLineErrors, user_errors_exit
 from modeling_gpt1.tasks import load_task_dataset
 from modeling_gpt1.zero_shot import (
@@ -150,6 +153,7 @@ def main(argv: list[str] | None = None, *, command_line: bool = False) -> list[d
         with user_errors_exit(argparse.ArgumentParser(prog=Path(sys.argv[0]).name), enabled=command_line):
             model = AutoModelForCausalLM.from_pretrained(folder).to(device).eval()
             tokenizer = AutoTokenizer.from_pretrained(folder)
+        spread = collapse_check(model, tokenizer, examples, folder)
         for i, task in enumerate(args.task):
             threshold = cola_threshold(args, model, tokenizer, data_dirs[i]) if task == "cola" else None
             supervised = args.supervised[i] if args.supervised else None
@@ -166,11 +170,37 @@ def main(argv: list[str] | None = None, *, command_line: bool = False) -> list[d
             report["model"] = str(folder)
             report["majority"] = _majority(task, examples[task]["label"])
             report["predicted_classes"] = int(len(np.unique(result.predictions)))
+            report["hidden_spread"] = spread
             rows.append(report)
     print(format_table(rows))
     if args.output_file:
         Path(args.output_file).write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")
     return rows
+
+
+def texts_of(examples: dict) -> list[str]:
+    """Up to 8 texts from the tasks' examples, for the collapse check."""
+    texts = []
+    for columns in examples.values():
+        column = next(name for name in ("sentence", "sentence1", "article") if name in _column_names(columns))
+        texts.extend(list(columns[column][:8]))
+    return [text for text in texts if text.strip()][:8]
+
+
+def _column_names(columns) -> list[str]:
+    return list(columns.column_names) if hasattr(columns, "column_names") else list(columns)
+
+
+def collapse_check(model, tokenizer, examples: dict, folder) -> float | None:
+    """The model's `hidden_state_spread` on a few task texts; a collapsed model is warned about on stderr (its
+    zero-shot scores can only be chance or a constant prediction). None when fewer than two texts have tokens."""
+    rows = [ids for ids in tokenizer(texts_of(examples), add_special_tokens=False)["input_ids"] if len(ids) > 1]
+    if len(rows) < 2:
+        return None
+    report = hidden_state_spread(model, rows, tokenizer, max_length=32)
+    if report.collapsed:
+        print(f"WARNING: {folder}: {report.warning}", file=sys.stderr)
+    return report.spread
 
 
 def _majority(task: str, labels) -> float:

@@ -395,3 +395,18 @@ def test_a_folder_without_a_model_is_one_line_too(script_data, tmp_path, capsys)
         script.cli([str(tmp_path), "--task", "sst2", "--data_dir", str(script_data["sst2"])])
     assert exit_info.value.code == 2
     assert "no saved model there" in capsys.readouterr().err
+
+
+def test_the_script_warns_about_a_collapsed_model(script_data, tmp_path, capsys):
+    model = GPT1LMHeadModel.from_pretrained(script_data["model"])
+    with torch.no_grad():  # every input now gives the same final states
+        model.transformer.h[-1].ln_2.weight.zero_()
+    model.save_pretrained(tmp_path / "collapsed")
+    AutoTokenizer.from_pretrained(script_data["model"]).save_pretrained(tmp_path / "collapsed")
+    argv = ["--task", "sst2", "--data_dir", str(script_data["sst2"])]
+    rows = script.main([str(tmp_path / "collapsed"), *argv])
+    assert rows[0]["hidden_spread"] < 1e-4 and rows[0]["predicted_classes"] == 1
+    assert "WARNING" in capsys.readouterr().err
+    healthy = script.main([str(script_data["model"]), *argv])
+    assert healthy[0]["hidden_spread"] > 0.1
+    assert "WARNING" not in capsys.readouterr().err
