@@ -39,3 +39,179 @@ def test_quick_benchmark_reports_identical_greedy_tokens_and_consistent_ratios(b
 def test_benchmark_rejects_non_positive_counts(bench, flag):
     with pytest.raises(SystemExit):
         bench.parse_args([flag, "0"])
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# benchmarks.run (issue 14): the quick mode end to end, in worker processes, and the JSON's arithmetic.
+
+ROOT = Path(__file__).resolve().parents[1]
+QUICK_ARGS = [
+    "--quick",
+    "--lengths",
+    "synthetic",  # tests never read the machine's shared data
+    "--threads",
+    "1",
+    "--repeats",
+    "1",
+    "--new_tokens",
+    "6",
+    "--prompt",
+    "4",
+    "--max_time",
+    "5",
+    "--max_step_seconds",
+    "120",  # the small training rows run even on a busy machine
+]
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    import os
+    import subprocess
+    import sys
+
+    out = tmp_path_factory.mktemp("bench")
+    record = ROOT / "benchmarks" / "RESULTS.md"
+    before = record.read_bytes() if record.exists() else None
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
+    command = [sys.executable, "-m", "benchmarks.run", *QUICK_ARGS]
+    command += ["--output", str(out / "results.json"), "--record", str(out / "RESULTS.md")]
+    completed = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    after = record.read_bytes() if record.exists() else None
+    assert before == after, "the quick run must not write the repository's benchmarks/RESULTS.md"
+    return json.loads((out / "results.json").read_text()), (out / "RESULTS.md").read_text(), completed.stdout
+
+
+def test_quick_run_has_every_row(quick_run):
+    report, _, _ = quick_run
+    names = {row["name"] for row in report["rows"]}
+    assert names == {
+        "training small float32",
+        "training small bfloat16",
+        "fine-tuning: dynamic padding + length grouping vs padding to 512",
+        "fine-tuning: auxiliary LM over the plain head",
+        "generation float32 batch 1",
+        "generation float32 batch 8",
+        "generation bfloat16 batch 1",
+        "generation bfloat16 batch 8",
+    }
+    assert report["failures"] == []
+    for key in ("cpu", "cores", "torch", "transformers"):
+        assert report["machine"][key]
+    assert set(report["machine_limits"]["matmul_flops_per_s"]) == {"float32", "bfloat16"}
+    assert report["machine_limits"]["read_bandwidth_bytes_per_s"] > 0
+
+
+def test_quick_run_training_ratios_and_model_flops(quick_run):
+    report, _, _ = quick_run
+    limits = report["machine_limits"]["matmul_flops_per_s"]
+    for row in (row for row in report["rows"] if row["section"] == "training"):
+        assert row["skipped"] is None, row["skipped"]
+        ours, theirs = row["results"]["ours"], row["results"]["openai-gpt"]
+        assert row["ratio"] == pytest.approx(ours["tokens_per_s"] / theirs["tokens_per_s"], rel=1e-9)
+        for result in (ours, theirs):
+            assert result["tokens_per_s"] == pytest.approx(result["tokens"] / result["seconds"], rel=1e-9)
+            mfu = result["tokens_per_s"] * row["flops_per_token"] / limits[row["dtype"]]
+            assert result["mfu"] == pytest.approx(mfu, rel=1e-6)
+            assert result["peak_rss_mb"] > 0 and result["loss"] > 0
+
+
+def test_quick_run_finetuning_ratios(quick_run):
+    report, _, _ = quick_run
+    padding, auxiliary = (row for row in report["rows"] if row["section"] == "finetuning")
+    rates = {name: result["examples_per_s"] for name, result in padding["results"].items()}
+    assert padding["ratio"] == pytest.approx(rates["grouped"] / rates["pad512"], rel=1e-9)
+    assert padding["random_ratio"] == pytest.approx(rates["random"] / rates["pad512"], rel=1e-9)
+    # Padding to 512 pads; length grouping pads less than random batches.
+    fractions = {name: result["padding_fraction"] for name, result in padding["results"].items()}
+    assert fractions["pad512"] > fractions["random"] >= fractions["grouped"] >= 0
+    plain, aux = auxiliary["results"]["plain"], auxiliary["results"]["auxiliary"]
+    assert auxiliary["ratio"] == pytest.approx(aux["examples_per_s"] / plain["examples_per_s"], rel=1e-9)
+    assert auxiliary["overhead"] == pytest.approx(plain["examples_per_s"] / aux["examples_per_s"] - 1, rel=1e-9)
+    assert plain["examples"] == aux["examples"] and plain["padded_tokens"] == aux["padded_tokens"]
+
+
+def test_quick_run_generation_ratios_bounds_and_greedy_outputs(quick_run):
+    report, _, _ = quick_run
+    bandwidth = report["machine_limits"]["read_bandwidth_bytes_per_s"]
+    for row in (row for row in report["rows"] if row["section"] == "generation"):
+        results = row["results"]
+        assert set(results) == {"ours", "ours+cpu_decoding", "openai-gpt", "gpt2"}
+        assert row["ratio"] == pytest.approx(
+            results["ours"]["tokens_per_s"] / results["openai-gpt"]["tokens_per_s"], rel=1e-9
+        )
+        assert row["ratio_gpt2"] == pytest.approx(
+            results["ours"]["tokens_per_s"] / results["gpt2"]["tokens_per_s"], rel=1e-9
+        )
+        assert row["bound_tokens_per_s"] == pytest.approx(row["batch"] * bandwidth / row["weight_bytes"], rel=1e-6)
+        bytes_per_parameter = 4 if row["dtype"] == "float32" else 2
+        assert row["weight_bytes"] % bytes_per_parameter == 0
+        for result in results.values():
+            assert result["tokens_per_s"] == pytest.approx(result["tokens"] / result["seconds"], rel=1e-9)
+            assert result["tokens"] == row["batch"] * result["new_tokens"]
+            assert result["fraction_of_bound"] == pytest.approx(
+                result["tokens_per_s"] / row["bound_tokens_per_s"], rel=1e-6
+            )
+        if row["dtype"] == "float32":  # same weights, same greedy tokens (bf16 rounding may differ between kernels)
+            for check in row["greedy_vs_ours"].values():
+                assert check["identical"] and check["compared_tokens"] >= 1
+
+
+def test_quick_run_goals_agree_with_their_values(quick_run):
+    report, _, _ = quick_run
+    assert len(report["goals"]) == 2 + 2 + 2 + 4 * 2  # training x2, fine-tuning x2, bandwidth x2, GPT-2 x8
+    for goal in report["goals"]:
+        if goal["value"] is None:
+            assert goal["met"] is None
+        elif "auxiliary" in goal["goal"]:
+            assert goal["met"] == (goal["value"] <= goal["target"])
+        else:
+            assert goal["met"] == (goal["value"] >= goal["target"])
+
+
+def test_quick_run_prints_and_records_the_table(quick_run):
+    report, recorded, stdout = quick_run
+    assert "| row | implementation |" in stdout and "Goals:" in stdout
+    assert report["command"] in recorded and report["date"] in recorded and report["machine"]["cpu"] in recorded
+    assert recorded.count("| generation ") == 16
+
+
+def test_bfloat16_and_float32_training_steps_run_for_both_implementations(monkeypatch):
+    """The worker's training step, in this process at a tiny shape (the quick run may skip slow bf16 rows)."""
+    import sys
+
+    sys.path.insert(0, str(ROOT))
+    from benchmarks import workers
+
+    monkeypatch.setitem(workers.SHAPES, "tiny", dict(vocab_size=64, n_positions=16, n_embd=16, n_layer=1, n_head=2))
+    for kind in ("ours", "openai-gpt"):
+        state = workers._WorkerState(kind, "tiny", seed=0)
+        for dtype in ("float32", "bfloat16"):
+            result = state.train(dtype=dtype, batch=2, seq=16, steps=1)
+            assert result["tokens"] == 32 and result["loss"] > 0
+
+
+def test_openai_gpt_worker_gets_our_weights():
+    import sys
+
+    sys.path.insert(0, str(ROOT))
+    from benchmarks import workers
+
+    workers.SHAPES.setdefault("tiny", dict(vocab_size=64, n_positions=16, n_embd=16, n_layer=1, n_head=2))
+    ours = workers.build_model("ours", "tiny", seed=3).eval()
+    theirs = workers.build_model("openai-gpt", "tiny", seed=3).eval()
+    ids = torch.randint(0, 60, (2, 9))
+    with torch.no_grad():
+        torch.testing.assert_close(ours(ids).logits, theirs(ids).logits, rtol=1e-5, atol=1e-5)
+
+
+def test_training_flops_of_gpt1():
+    import sys
+
+    sys.path.insert(0, str(ROOT))
+    from benchmarks.workers import make_config, matmul_parameters, training_flops_per_token
+
+    config = make_config("gpt1")
+    assert matmul_parameters(config) == 12 * 12 * 768**2 + 40482 * 768  # 116.0M: blocks and the tied LM head
+    assert training_flops_per_token(config, 512) == 6 * matmul_parameters(config) + 12 * 12 * 768 * 512

@@ -1,0 +1,272 @@
+"""Worker processes of `benchmarks.run`: one implementation each (ours, openai-gpt, GPT-2), models built identically
+from a seed, commands over a pipe, and the peak resident memory of each command.
+
+Everything a worker needs is imported here at the top, so that the fork server that preloads this module pays the
+imports once and every worker starts in a fraction of a second.
+"""
+
+import contextlib
+import os
+import resource
+import sys
+import time
+import traceback
+
+import torch
+from transformers import GPT2Config, GPT2LMHeadModel, OpenAIGPTLMHeadModel  # noqa: F401 (resolved before forking)
+from transformers.generation import utils as _generation_utils  # noqa: F401
+
+from benchmarks.bench_generate import to_openai_gpt, weight_bytes
+from modeling_gpt1 import (
+    GPT1Config,
+    GPT1DataCollator,
+    GPT1ForSequenceClassification,
+    GPT1LMHeadModel,
+    GPT1WithAuxiliaryLM,
+)
+from modeling_gpt1.cpu_decoding import enable_cpu_decoding
+
+
+SHAPES = {
+    "gpt1": {},  # GPT1Config's defaults: the 117M model of the paper (vocabulary with GPT's 4 special tokens)
+    "small": dict(vocab_size=1000, n_positions=512, n_embd=128, n_layer=2, n_head=4),
+}
+OURS, OURS_CPU, OPENAI, GPT2 = "ours", "ours+cpu_decoding", "openai-gpt", "gpt2"
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
+
+# ---------------------------------------------------------------------------------------------------------------
+# Models (built identically in every worker from the seed)
+
+
+def make_config(shape: str, **overrides):
+    return GPT1Config(**{**SHAPES[shape], **overrides})
+
+
+def build_model(kind: str, shape: str, seed: int, dtype: str = "float32"):
+    """A model of `kind` with the seed's weights: ours and openai-gpt get the same weights, GPT-2 its own."""
+    torch.manual_seed(seed)
+    config = make_config(shape)
+    if kind in (OURS, OURS_CPU):
+        model = GPT1LMHeadModel(config)
+    elif kind == OPENAI:
+        model = to_openai_gpt(GPT1LMHeadModel(config))
+    elif kind == GPT2:
+        model = GPT2LMHeadModel(
+            GPT2Config(
+                vocab_size=config.vocab_size,
+                n_positions=config.n_positions,
+                n_embd=config.n_embd,
+                n_layer=config.n_layer,
+                n_head=config.n_head,
+                bos_token_id=None,  # ours has none either: no early stop
+                eos_token_id=None,
+            )
+        )
+    elif kind == "ours-classifier":
+        model = GPT1ForSequenceClassification(make_config(shape, num_labels=2))
+    else:
+        raise ValueError(f"unknown model kind {kind!r}")
+    model = model.to(DTYPES[dtype])
+    if kind == OURS_CPU:
+        enable_cpu_decoding(model)
+    return model
+
+
+def matmul_parameters(config) -> int:
+    """Weights used in matrix products for one token: 12 d^2 per block (attention 4 d^2, MLP 8 d^2) and the tied
+    LM head (vocab x d); position embeddings are looked up, biases and LayerNorms are not counted."""
+    return 12 * config.n_layer * config.n_embd**2 + config.vocab_size * config.n_embd
+
+
+def training_flops_per_token(config, seq: int) -> int:
+    """6 N (forward + backward of the matrix products) + 12 n_layer n_embd seq for attention's q k^T and a v,
+    counted in full as in PaLM's appendix B (causal masking would halve it)."""
+    return 6 * matmul_parameters(config) + 12 * config.n_layer * config.n_embd * seq
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Worker processes: one per implementation, commands over a pipe, the peak resident memory of each command.
+
+
+def _reset_peak() -> bool:
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")  # resets VmHWM (peak RSS) to the current RSS (Linux >= 4.0)
+        return True
+    except OSError:
+        return False
+
+
+def _status_kb(key: str) -> int | None:
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def _peak_rss_mb(reset_worked: bool) -> tuple[float, str]:
+    peak = _status_kb("VmHWM") if reset_worked else None
+    if peak is not None:
+        return round(peak / 1024, 1), "command"
+    maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kB on Linux, bytes on macOS
+    return round(maxrss / (1024 * 1024 if sys.platform == "darwin" else 1024), 1), "process lifetime"
+
+
+class _WorkerState:
+    """What one worker holds: one implementation, one shape, in one dtype at a time."""
+
+    def __init__(self, kind: str, shape: str, seed: int):
+        self.kind, self.shape, self.seed = kind, shape, seed
+        self.model = self.dtype = self.optimizer = self.auxiliary = None
+
+    def _model(self, dtype: str):
+        if self.dtype != dtype:
+            self.model = self.optimizer = self.auxiliary = None  # free the previous dtype's copy first
+            self.model = build_model(self.kind, self.shape, self.seed, dtype)
+            self.dtype = dtype
+        return self.model
+
+    def hello(self):
+        return {"rss_mb": round((_status_kb("VmRSS") or 0) / 1024, 1), "pid": os.getpid()}
+
+    def train(self, dtype: str, batch: int, seq: int, steps: int):
+        """`steps` language-model training steps (forward, backward, AdamW) on float32 weights, autocast to bf16 for
+        `dtype="bfloat16"`."""
+        model = self._model("float32").train()
+        if self.optimizer is None:
+            self.optimizer = torch.optim.AdamW(model.parameters(), lr=1e-5)
+        generator = torch.Generator().manual_seed(self.seed)
+        ids = torch.randint(0, model.config.vocab_size - 4, (batch, seq), generator=generator)
+        autocast = torch.autocast("cpu", dtype=torch.bfloat16) if dtype == "bfloat16" else contextlib.nullcontext()
+        start = time.perf_counter()
+        for _ in range(steps):
+            with autocast:
+                loss = model(input_ids=ids, labels=ids).loss
+            loss.backward()
+            self.optimizer.step()
+            self.optimizer.zero_grad(set_to_none=True)
+        seconds = time.perf_counter() - start
+        return {"seconds": seconds, "tokens": batch * seq * steps, "loss": float(loss.detach())}
+
+    def finetune(self, batches: list, pad_to: int | None, auxiliary: bool):
+        """One AdamW step per batch of classification features (float32), with the plain head or the auxiliary-LM
+        wrapper around the same head. Collation is done before the clock starts."""
+        head = self._model("float32").train()
+        if self.optimizer is None:
+            self.optimizer = torch.optim.AdamW(head.parameters(), lr=1e-5)
+        if auxiliary and self.auxiliary is None:
+            self.auxiliary = GPT1WithAuxiliaryLM(head)
+        model = (self.auxiliary if auxiliary else head).train()
+        collator = GPT1DataCollator.from_config(head.config, pad_to_multiple_of=pad_to, return_lm_labels=auxiliary)
+        collated = [collator(features) for features in batches]
+        start = time.perf_counter()
+        for batch in collated:
+            loss = model(**batch).loss
+            loss.backward()
+            self.optimizer.step()
+            self.optimizer.zero_grad(set_to_none=True)
+        seconds = time.perf_counter() - start
+        examples = sum(len(features) for features in batches)
+        tokens = sum(batch["input_ids"].numel() for batch in collated)
+        return {"seconds": seconds, "examples": examples, "padded_tokens": tokens, "loss": float(loss.detach())}
+
+    def generate(self, dtype: str, batch: int, prompt: int, new_tokens: int, max_time: float):
+        """Greedy `generate` of `new_tokens` after a random unpadded prompt, stopped early at `max_time` seconds."""
+        model = self._model(dtype).eval()
+        generator = torch.Generator().manual_seed(self.seed + 1)
+        ids = torch.randint(0, model.config.vocab_size - 4, (batch, prompt), generator=generator)
+        with torch.inference_mode():
+            start = time.perf_counter()
+            output = model.generate(
+                ids,
+                attention_mask=torch.ones_like(ids),
+                max_new_tokens=new_tokens,
+                do_sample=False,
+                pad_token_id=0,
+                max_time=max_time,
+            )
+            seconds = time.perf_counter() - start
+        generated = output.shape[1] - prompt
+        return {
+            "seconds": seconds,
+            "new_tokens": generated,
+            "tokens": batch * generated,
+            "output": output[:, prompt:].tolist(),
+            "weight_bytes": weight_bytes(model),
+            "attention": getattr(model.config, "_attn_implementation", None),
+        }
+
+
+def _worker_main(conn, kind: str, shape: str, seed: int, threads: int):
+    torch.set_num_threads(threads)
+    state = _WorkerState(kind, shape, seed)
+    while True:
+        try:
+            command, payload = conn.recv()
+        except EOFError:
+            return
+        if command == "close":
+            conn.send(("ok", None))
+            return
+        try:
+            reset = _reset_peak()
+            result = getattr(state, command)(**payload)
+            result["peak_rss_mb"], result["peak_scope"] = _peak_rss_mb(reset)
+            conn.send(("ok", result))
+        except Exception:
+            conn.send(("error", traceback.format_exc()))
+
+
+class WorkerError(RuntimeError):
+    pass
+
+
+class Worker:
+    """A process holding one implementation; `call` runs a command there and returns its result."""
+
+    def __init__(self, context, kind: str, shape: str, seed: int, threads: int):
+        self.kind = kind
+        self.conn, child = context.Pipe()
+        self.process = context.Process(target=_worker_main, args=(child, kind, shape, seed, threads), daemon=True)
+        self.process.start()
+        child.close()
+        self.info = self.call("hello")
+
+    def call(self, command: str, **payload) -> dict:
+        try:
+            self.conn.send((command, payload))
+            status, value = self.conn.recv()
+        except (EOFError, BrokenPipeError, ConnectionResetError) as error:
+            self.process.join(timeout=5)
+            raise WorkerError(
+                f"the {self.kind} worker died (exit code {self.process.exitcode}; -9 is usually out of memory)"
+            ) from error
+        if status == "error":
+            raise WorkerError(f"the {self.kind} worker failed:\n{value}")
+        return value
+
+    def close(self):
+        with contextlib.suppress(Exception):
+            self.conn.send(("close", {}))
+            self.conn.recv()
+        self.process.join(timeout=30)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join()
+
+
+@contextlib.contextmanager
+def workers(context, kinds, shape: str, settings):
+    """Start one worker per kind (`settings` gives the seed and threads); all are closed on leaving."""
+    started = {}
+    try:
+        for kind in kinds:
+            started[kind] = Worker(context, kind, shape, settings.seed, settings.threads)
+        yield started
+    finally:
+        for worker in started.values():
+            worker.close()
