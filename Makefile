@@ -12,7 +12,7 @@ test: setup
 	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 .venv/bin/python -m pytest -q tests $(ARGS)
 
 bench: setup
-	.venv/bin/python benchmarks/bench_generate.py
+	HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.run --record $(ARGS)
 
 lint: setup
 	.venv/bin/ruff check .

@@ -215,3 +215,45 @@ def test_training_flops_of_gpt1():
     config = make_config("gpt1")
     assert matmul_parameters(config) == 12 * 12 * 768**2 + 40482 * 768  # 116.0M: blocks and the tied LM head
     assert training_flops_per_token(config, 512) == 6 * matmul_parameters(config) + 12 * 12 * 768 * 512
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# benchmarks/gpu.py: never needs a GPU to be tested.
+
+
+def _run_gpu_script(*args, env_overrides=None):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", **(env_overrides or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "benchmarks.gpu", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600
+    )
+
+
+def test_gpu_script_without_a_gpu_says_so_in_one_line():
+    completed = _run_gpu_script(env_overrides={"CUDA_VISIBLE_DEVICES": ""})
+    if completed.returncode == 0:
+        pytest.skip("a CUDA GPU is present: the script ran")
+    assert completed.returncode == 1 and completed.stdout == ""
+    lines = completed.stderr.strip().splitlines()
+    assert len(lines) == 1 and "needs a CUDA GPU" in lines[0]
+
+
+def test_gpu_script_logic_runs_on_a_cpu_at_a_tiny_shape(tmp_path):
+    output = tmp_path / "gpu.json"
+    completed = _run_gpu_script(
+        "--device", "cpu", "--quick", "--no_compile", "--batch", "1", "--steps", "1", "--repeats", "1",
+        "--output", str(output),
+    )  # fmt: skip
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    report = json.loads(output.read_text())
+    assert json.loads(completed.stdout.strip().splitlines()[-1]) == report
+    ours, theirs = report["results"]["ours"], report["results"]["openai-gpt"]
+    assert report["speedup"] == pytest.approx(ours["tokens_per_s"] / theirs["tokens_per_s"], rel=1e-9)
+    assert ours["mfu"] == pytest.approx(ours["tokens_per_s"] * report["flops_per_token"] / report["peak_flops_per_s"])
+    # Same weights: the first (dropout-free) losses agree to bf16 rounding.
+    losses = report["first_losses_eval"]
+    assert losses["ours"] == pytest.approx(losses["openai-gpt"], rel=2e-2)
+    assert report["goals"] == {"mfu >= 45%": ours["mfu"] >= 0.45, "speedup >= 2x": report["speedup"] >= 2}
