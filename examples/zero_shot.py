@@ -6,7 +6,8 @@ section 5, Figure 2 right): no fine-tuning, the language model's log-probabiliti
     python examples/zero_shot.py gpt1-books --task dprd --data_dir dprd.jsonl
 
 Each model folder (a `GPT1LMHeadModel` saved with its tokenizer, e.g. by `examples/pretrain.py`, or its
-checkpoints) is scored on each task's labelled split (`--split`, default validation):
+checkpoints) is scored on each task's labelled split (`--split`, default validation; `--split "train[-1000:]"`
+scores the last 1,000 training examples, for data with a training file only; one split for all tasks or one each):
 
 - sst2: "<sentence> very" followed by "positive" or "negative", the likelier word wins (accuracy);
 - cola: average token log-probability above a threshold = acceptable (Matthews correlation); the threshold is fitted
@@ -28,6 +29,7 @@ model, whose zero-shot scores can only be chance or a constant prediction, is wa
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -62,7 +64,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="One per task, in the same order: the task's folder of official files (dprd: a JSON-lines file). "
         "Leave out to load the Hub copies.",
     )
-    parser.add_argument("--split", default="validation", help="The labelled split to score (default validation).")
+    parser.add_argument(
+        "--split",
+        nargs="+",
+        default=["validation"],
+        help="The labelled split to score (default validation), optionally sliced: train[-1000:] scores the last "
+        "1,000 training examples (for folders with a training file only; CoLA's threshold is then fitted on the rest). "
+        "One for every task, or one per task.",
+    )
     parser.add_argument("--max_examples", type=int, help="Score only the first N examples of each task.")
     parser.add_argument(
         "--cola_threshold",
@@ -88,6 +97,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error(f"--max_examples must be at least 1, got {args.max_examples}")
     if args.batch_size < 1:
         parser.error(f"--batch_size must be at least 1, got {args.batch_size}")
+    if len(args.split) not in (1, len(args.task)):
+        parser.error(
+            f"--split takes one split for every task or one per --task ({len(args.task)}), got {len(args.split)}"
+        )
+    args.split = args.split * len(args.task) if len(args.split) == 1 else args.split
+    for split in args.split:
+        try:
+            parse_split(split)
+        except ValueError as error:
+            parser.error(str(error))
     if args.cola_threshold not in ("fit", "median"):
         try:
             float(args.cola_threshold)
@@ -105,22 +124,46 @@ def first(columns, n: int | None):
     return {name: values[:n] for name, values in columns.items()}
 
 
+def parse_split(text: str) -> tuple[str, slice | None]:
+    """`"validation"` -> `("validation", None)`; `"train[-1000:]"` -> `("train", slice(-1000, None))` (Python slice
+    bounds over the split's examples). Raises ValueError for anything else."""
+    match = re.fullmatch(r"(\w+)(?:\[(-?\d*):(-?\d*)\])?", text)
+    if match is None:
+        raise ValueError(f"--split must be a split name, optionally sliced (e.g. train[-1000:]), got {text!r}")
+    name, start, stop = match.groups()
+    if start is None:
+        return name, None
+    return name, slice(int(start) if start else None, int(stop) if stop else None)
+
+
+def split_indices(n: int, part: slice | None) -> list[int]:
+    return list(range(n)) if part is None else list(range(n))[part]
+
+
 def load_examples(task: str, data_dir: str | None, split: str, max_examples: int | None):
-    """The labelled examples of `task` (normalised columns; dprd: `read_pronoun_file`'s)."""
+    """The labelled examples of `task` in `split` (a name, optionally sliced: `parse_split`), the first
+    `max_examples` of them (normalised columns; dprd: `read_pronoun_file`'s, the split ignored but its slice kept)."""
+    name, part = parse_split(split)
     if task == "dprd":
         if data_dir is None:
             raise ValueError("dprd has no Hub copy here: give its JSON-lines file as --data_dir")
         if not Path(data_dir).is_file():
             raise FileNotFoundError(f"dprd: {data_dir} is not a file (expected JSON lines)")
-        return first(read_pronoun_file(data_dir), max_examples)
-    dataset = load_task_dataset(task, data_dir, splits=[split])[split]
+        columns = read_pronoun_file(data_dir)
+        keep = split_indices(len(columns["label"]), part)
+        return first({key: [values[i] for i in keep] for key, values in columns.items()}, max_examples)
+    dataset = load_task_dataset(task, data_dir, splits=[name])[name]
     if len(dataset) and min(dataset["label"]) < 0:
-        raise ValueError(f"{task}: the {split} split has no labels; score a labelled split (--split)")
+        raise ValueError(f"{task}: the {name} split has no labels; score a labelled split (--split)")
+    dataset = dataset.select(split_indices(len(dataset), part))
+    if len(dataset) == 0:
+        raise ValueError(f"{task}: --split {split} selects no example")
     return first(dataset, max_examples)
 
 
-def cola_threshold(args, model, tokenizer, data_dir: str | None) -> float | None:
-    """The CoLA threshold the arguments ask for (None: the median of the scored sentences)."""
+def cola_threshold(args, model, tokenizer, data_dir: str | None, split: str) -> float | None:
+    """The CoLA threshold the arguments ask for (None: the median of the scored sentences). `fit` fits it on the
+    training split, less the examples scored when they come from it too (`--split train[-1000:]`)."""
     if args.cola_threshold == "median":
         return None
     if args.cola_threshold != "fit":
@@ -130,6 +173,16 @@ def cola_threshold(args, model, tokenizer, data_dir: str | None) -> float | None
     except (FileNotFoundError, ValueError):
         print("cola: no training split to fit the threshold on; using the median score", file=sys.stderr)
         return None
+    name, part = parse_split(split)
+    if name == "train":
+        scored = split_indices(len(train), part)
+        if args.max_examples is not None:
+            scored = scored[: args.max_examples]
+        scored = set(scored)
+        train = train.select([i for i in range(len(train)) if i not in scored])
+        if len(train) == 0:
+            print("cola: every training sentence is scored; using the median score", file=sys.stderr)
+            return None
     train = first(train, args.max_fit_examples)
     scores = acceptability(model, tokenizer, train["sentence"], batch_size=args.batch_size).scores
     return fit_threshold(scores, train["label"])
@@ -141,8 +194,8 @@ def main(argv: list[str] | None = None, *, command_line: bool = False) -> list[d
         args = parse_args(argv)
         data_dirs = args.data_dir or [None] * len(args.task)
         examples = {
-            task: load_examples(task, data_dir, args.split, args.max_examples)
-            for task, data_dir in zip(args.task, data_dirs)
+            task: load_examples(task, data_dir, split, args.max_examples)
+            for task, data_dir, split in zip(args.task, data_dirs, args.split)
         }
         for folder in args.models:
             if not (Path(folder) / "config.json").is_file():
@@ -155,7 +208,7 @@ def main(argv: list[str] | None = None, *, command_line: bool = False) -> list[d
             tokenizer = AutoTokenizer.from_pretrained(folder)
         spread = collapse_check(model, tokenizer, examples, folder)
         for i, task in enumerate(args.task):
-            threshold = cola_threshold(args, model, tokenizer, data_dirs[i]) if task == "cola" else None
+            threshold = cola_threshold(args, model, tokenizer, data_dirs[i], args.split[i]) if task == "cola" else None
             supervised = args.supervised[i] if args.supervised else None
             report = evaluate_zero_shot(
                 model,
@@ -168,6 +221,7 @@ def main(argv: list[str] | None = None, *, command_line: bool = False) -> list[d
             )
             result = report.pop("result")
             report["model"] = str(folder)
+            report["split"] = args.split[i]
             report["majority"] = _majority(task, examples[task]["label"])
             report["predicted_classes"] = int(len(np.unique(result.predictions)))
             report["hidden_spread"] = spread
@@ -194,7 +248,11 @@ def _column_names(columns) -> list[str]:
 def collapse_check(model, tokenizer, examples: dict, folder) -> float | None:
     """The model's `hidden_state_spread` on a few task texts; a collapsed model is warned about on stderr (its
     zero-shot scores can only be chance or a constant prediction). None when fewer than two texts have tokens."""
-    rows = [ids for ids in tokenizer(texts_of(examples), add_special_tokens=False)["input_ids"] if len(ids) > 1]
+    rows = [
+        ids
+        for ids in tokenizer(texts_of(examples), add_special_tokens=False, verbose=False)["input_ids"]
+        if len(ids) > 1
+    ]
     if len(rows) < 2:
         return None
     report = hidden_state_spread(model, rows, tokenizer, max_length=32)

@@ -111,7 +111,7 @@ def _token_rows(inputs, tokenizer, max_length: int) -> list[list[int]]:
     if inputs and isinstance(inputs[0], str):
         if tokenizer is None:
             raise ValueError("texts need a tokenizer: pass tokenizer=, or token ids")
-        inputs = tokenizer(inputs, add_special_tokens=False)["input_ids"]
+        inputs = tokenizer(inputs, add_special_tokens=False, verbose=False)["input_ids"]  # cut to max_length below
     return [list(row)[:max_length] for row in inputs]
 
 

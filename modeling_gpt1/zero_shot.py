@@ -124,7 +124,8 @@ def _encode(tokenizer, texts: Sequence[str]) -> list[list[int]]:
     texts = list(texts)
     if not texts:
         return []
-    return [list(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
+    # verbose=False: texts longer than the model are expected here (cut by `_rows`), no warning about them.
+    return [list(ids) for ids in tokenizer(texts, add_special_tokens=False, verbose=False)["input_ids"]]
 
 
 def _context_length(model) -> int:

@@ -380,6 +380,8 @@ def test_the_script_scores_tasks_and_writes_json(script_data, tmp_path, capsys):
         (["--task", "rte"], "invalid choice: 'rte'"),
         (["--task", "sst2", "--data_dir", "/nonexistent/SST-2"], "/nonexistent/SST-2 is not a directory"),
         (["--task", "dprd"], "dprd has no Hub copy here"),
+        (["--task", "sst2", "--split", "train[a:]"], "--split must be a split name, optionally sliced"),
+        (["--task", "sst2", "cola", "--split", "a", "b", "c"], "--split takes one split for every task or one per"),
     ],
 )
 def test_the_command_line_reports_user_errors_in_one_line(script_data, capsys, extra, complaint):
@@ -410,3 +412,21 @@ def test_the_script_warns_about_a_collapsed_model(script_data, tmp_path, capsys)
     healthy = script.main([str(script_data["model"]), *argv])
     assert healthy[0]["hidden_spread"] > 0.1
     assert "WARNING" not in capsys.readouterr().err
+
+
+def test_a_slice_of_the_training_file_is_scored_and_cola_fits_on_the_rest(script_data, monkeypatch):
+    fitted_on = []
+    real_fit = script.fit_threshold
+    monkeypatch.setattr(
+        script, "fit_threshold", lambda scores, labels: fitted_on.append(len(labels)) or real_fit(scores, labels)
+    )
+    rows = script.main(
+        [str(script_data["model"]), "--task", "sst2", "cola", "--data_dir", str(script_data["sst2"]),
+         str(script_data["cola"]), "--split", "train[-10:]", "train[-2:]"]
+    )  # fmt: skip
+    assert [row["examples"] for row in rows] == [10, 2] and rows[0]["split"] == "train[-10:]"
+    assert fitted_on == [4]  # CoLA's 6 training sentences less the 2 scored
+    sst2 = script.load_examples("sst2", str(script_data["sst2"]), "train[-10:]", None)
+    train = script.load_examples("sst2", str(script_data["sst2"]), "train", None)
+    assert sst2["sentence"] == train["sentence"][-10:]
+    assert script.parse_split("train[:5]") == ("train", slice(None, 5))
