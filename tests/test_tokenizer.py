@@ -385,19 +385,22 @@ CONSOLE_SCRIPT = os.path.join(os.path.dirname(sys.executable), "gpt1-train-token
 
 
 @pytest.mark.skipif(not os.path.isfile(CONSOLE_SCRIPT), reason="the package's console script is not installed")
-def test_console_script_exits_0_after_saving_and_2_on_a_user_error(corpus_file, tmp_path):
+def test_console_script_exits_0_after_saving(corpus_file, tmp_path):
     """The entry-point wrapper passes `main()`'s return value to `sys.exit`: it must be None for status 0."""
     args = [CONSOLE_SCRIPT, "--vocab_size", "80", "--min_frequency", "1", "--no_progress"]
     saved = subprocess.run([*args, "--files", str(corpus_file), "--output_dir", str(tmp_path / "tok")],
                            capture_output=True, text=True)  # fmt: skip
     assert saved.returncode == 0, saved.stderr
     assert "Saved a GPT1Tokenizer" in saved.stdout
-    missing = subprocess.run([*args, "--files", str(tmp_path / "nowhere.txt"), "--output_dir", str(tmp_path / "x")],
-                             capture_output=True, text=True)  # fmt: skip
-    assert missing.returncode == 2
-    assert missing.stderr.strip().splitlines() == [
-        f"gpt1-train-tokenizer: error: Training file not found: {str(tmp_path / 'nowhere.txt')!r} "
-        "(to train on texts, pass iter(texts))"
+
+
+def test_user_error_exits_2_with_one_line_naming_the_file(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        sys.exit(main(["--files", str(tmp_path / "nowhere.txt"), "--output_dir", str(tmp_path / "x")]))
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "python -m modeling_gpt1.tokenization_gpt1: error: Training file not found: "
+        f"{str(tmp_path / 'nowhere.txt')!r} (to train on texts, pass iter(texts))"
     ]
 
 
