@@ -73,7 +73,8 @@ def killed(files, tmp_path_factory):
     (folder / "hook").mkdir()
     (folder / "hook" / "sitecustomize.py").write_text(STOP_AFTER_CHECKPOINT)
     marker, output_dir = folder / "stopped", folder / "out"
-    env = script_env(PYTHONPATH=str(folder / "hook"), STOP_AT="6", STOPPED_MARKER=str(marker))
+    python_path = os.pathsep.join(filter(None, [str(folder / "hook"), os.environ.get("PYTHONPATH")]))
+    env = script_env(PYTHONPATH=python_path, STOP_AT="6", STOPPED_MARKER=str(marker))
     process = subprocess.Popen(
         [sys.executable, str(FINETUNE), *finetune_argv(data, model, output_dir, *TRAIN_ONLY)],
         cwd=ROOT,
