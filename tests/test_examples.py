@@ -193,6 +193,19 @@ def test_pretrain_logs_the_hidden_state_spread_with_the_perplexity(pretrained):
     assert results["eval_hidden_spread"] == eval_results["eval_hidden_spread"]
 
 
+def test_every_evaluation_during_training_logs_the_spread_with_the_perplexity(corpus, tmp_path):
+    output_dir = tmp_path / "evaluated-as-it-goes"
+    pretrain.main(
+        pretrain_argv(corpus, output_dir, "--max_steps", "4", "--eval_strategy", "steps", "--eval_steps", "2")
+    )
+    history = read_json(output_dir / "trainer_state.json")["log_history"]
+    evaluations = [entry for entry in history if "eval_loss" in entry]
+    assert [entry["step"] for entry in evaluations] == [2, 4]
+    for entry in evaluations:
+        assert entry["eval_perplexity"] == pytest.approx(math.exp(entry["eval_loss"]))
+        assert entry["eval_hidden_spread"] > COLLAPSE_THRESHOLD
+
+
 def test_pretrain_warns_in_words_about_a_collapsed_model(pretrained, corpus, tmp_path, capsys, caplog):
     output_dir, _ = pretrained
     model = AutoModelForCausalLM.from_pretrained(output_dir)
