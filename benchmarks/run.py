@@ -174,25 +174,43 @@ def _timed(function) -> float:
     return time.perf_counter() - start
 
 
+def conv1d_flops(dtype: str, rows: int = 64, width: int = 768, repeats: int = 3) -> float:
+    """FLOP/s of `torch.addmm` in `dtype` at a `Conv1D` shape ([rows, width] x [width, width]): the product the
+    blocks of GPT-1, openai-gpt and GPT-2 run (under CPU autocast too). Used only to foresee rows too slow to run:
+    without native bf16 instructions it can be ~100x slower than float32."""
+    x = torch.randn(rows, width).to(DTYPES[dtype])
+    weight, bias = torch.randn(width, width).to(DTYPES[dtype]), torch.zeros(width).to(DTYPES[dtype])
+    torch.addmm(bias, x, weight)
+    return 2 * rows * width * width / min(_timed(lambda: torch.addmm(bias, x, weight)) for _ in range(repeats))
+
+
 class Machine:
-    """The best matrix-product rate per dtype and the best read bandwidth seen so far in this run."""
+    """The best matrix-product rate per dtype and the best read bandwidth seen so far in this run (and the rate of
+    the models' own `Conv1D` product, to foresee rows too slow to run)."""
 
     def __init__(self, settings: Settings):
         self.settings = settings
         self.flops = {}
         self.kernels = {}
+        self.conv1d = {}
         self.bandwidth = 0.0
 
     def measure(self, dtypes=None):
         for dtype in dtypes or self.settings.dtypes:
-            rate, kernel = matmul_flops(dtype, *((0.05, 1024) if self.settings.quick else (0.25, 4096)))
+            rate, kernel = matmul_flops(dtype, *((0.05, 1024) if self.settings.quick else (0.1, 4096)))
             if rate > self.flops.get(dtype, 0.0):
                 self.flops[dtype], self.kernels[dtype] = rate, kernel
+            self.conv1d[dtype] = max(self.conv1d.get(dtype, 0.0), conv1d_flops(dtype))
         self.bandwidth = max(self.bandwidth, read_bandwidth(self.settings.read_megabytes))
+
+    def projection_flops(self, dtype: str) -> float:
+        """The rate a model's products can be expected to run at, for foreseeing their time (not for fractions)."""
+        return min(self.flops[dtype], self.conv1d[dtype])
 
     def as_dict(self):
         return {
             "matmul_flops_per_s": {dtype: round(rate) for dtype, rate in self.flops.items()},
+            "conv1d_addmm_flops_per_s": {dtype: round(rate) for dtype, rate in self.conv1d.items()},
             "matmul_kernels": self.kernels,
             "read_bandwidth_bytes_per_s": round(self.bandwidth),
             "read_megabytes": self.settings.read_megabytes,
@@ -240,7 +258,7 @@ def run_training(context, settings: Settings, machine: Machine, log) -> list[dic
                 }
                 rows.append(row)
                 log(f"training {shape} {dtype}: ", end="")
-                projected = step_flops / machine.flops[dtype]
+                projected = step_flops / machine.projection_flops(dtype)
                 if projected <= settings.max_step_seconds:
                     # Short probe steps (the first one creates AdamW's state and starts autograd, the second is
                     # timed): kernels much slower than the matmul peak (no native bf16) show up here.
@@ -252,9 +270,9 @@ def run_training(context, settings: Settings, machine: Machine, log) -> list[dic
                     projected = max(projected, probe * seq / probe_seq)
                 if projected > settings.max_step_seconds:
                     row["skipped"] = (
-                        f"a step would take about {projected:.0f} s here (> --max_step_seconds "
-                        f"{settings.max_step_seconds:g}): {dtype} matrix products run at "
-                        f"{machine.flops[dtype] / 1e9:.1f} GFLOP/s at best on this CPU"
+                        f"a step would take about {projected:.2g} s here (> --max_step_seconds "
+                        f"{settings.max_step_seconds:g}): the models' {dtype} products (addmm) run at "
+                        f"{machine.conv1d[dtype] / 1e9:.1f} GFLOP/s on this CPU"
                     )
                     log("skipped")
                     continue
@@ -381,6 +399,27 @@ def run_generation(context, settings: Settings, machine: Machine, log) -> list[d
         for dtype in settings.dtypes:
             for batch in settings.generation_batches:
                 log(f"generation {dtype} batch {batch}: ", end="")
+                row = {
+                    "section": "generation",
+                    "name": f"generation {dtype} batch {batch}",
+                    "shape": shape,
+                    "dtype": dtype,
+                    "batch": batch,
+                    "prompt": settings.prompt,
+                    "new_tokens": settings.new_tokens,
+                    "max_time": settings.max_time,
+                }
+                # The prompt and the first 16 tokens (a run needs them to say anything about decoding).
+                tokens = batch * (settings.prompt + min(16, settings.new_tokens))
+                projected = 2 * matmul_parameters(make_config(shape)) * tokens / machine.projection_flops(dtype)
+                if projected > settings.max_time:
+                    rows.append({**row, "results": {}, "skipped": (
+                        f"the prompt and 16 tokens would take about {projected:.2g} s here (> --max_time "
+                        f"{settings.max_time:g}): the models' {dtype} products (addmm) run at "
+                        f"{machine.conv1d[dtype] / 1e9:.1f} GFLOP/s on this CPU"
+                    )})  # fmt: skip
+                    log("skipped")
+                    continue
                 common = dict(dtype=dtype, batch=batch, prompt=settings.prompt, max_time=settings.max_time)
                 for worker in pool.values():
                     worker.call("generate", new_tokens=min(4, settings.new_tokens), **common)  # warm-up
@@ -406,14 +445,7 @@ def run_generation(context, settings: Settings, machine: Machine, log) -> list[d
                 best[GPT2].pop("output")
                 rows.append(
                     {
-                        "section": "generation",
-                        "name": f"generation {dtype} batch {batch}",
-                        "shape": shape,
-                        "dtype": dtype,
-                        "batch": batch,
-                        "prompt": settings.prompt,
-                        "new_tokens": settings.new_tokens,
-                        "max_time": settings.max_time,
+                        **row,
                         "weight_bytes": ours_bytes,
                         "bound_tokens_per_s": bound,
                         "results": best,
@@ -461,6 +493,18 @@ def goals(rows: list[dict], settings: Settings) -> list[dict]:
                 row["ratio"] >= PADDING_GOAL,
                 row["lengths"],
             )
+        elif row["section"] == "generation" and row["skipped"]:
+            for label in ("ours", "ours with enable_cpu_decoding"):
+                if row["dtype"] == "float32" and row["batch"] == 1:
+                    add(
+                        f"generation float32 batch 1: {label} >= {BANDWIDTH_GOAL:.0%} of the read-bandwidth bound",
+                        None,
+                        BANDWIDTH_GOAL,
+                        None,
+                        "skipped: " + row["skipped"],
+                    )
+                name = f"generation {row['dtype']} batch {row['batch']}: {label} >= GPT-2's tokens/s"
+                add(name, None, GPT2_GOAL, None, "skipped: " + row["skipped"])
         elif row["section"] == "generation":
             for kind in (OURS, OURS_CPU):
                 result = row["results"][kind]
@@ -685,7 +729,7 @@ def main(argv=None) -> dict:
         if row["section"] == "training" and not row.get("skipped"):
             for entry in row["results"].values():
                 entry["mfu"] = entry["tokens_per_s"] * row["flops_per_token"] / machine.flops[row["dtype"]]
-        if row["section"] == "generation":
+        if row["section"] == "generation" and not row["skipped"]:
             row["bound_tokens_per_s"] = row["batch"] * machine.bandwidth / row["weight_bytes"]
             for entry in row["results"].values():
                 entry["fraction_of_bound"] = entry["tokens_per_s"] / row["bound_tokens_per_s"]
