@@ -3,7 +3,12 @@ transformations (`_start_`, `_delimiter_`, `_classify_`) and a padding token.
 
 The whole pipeline lives in one `tokenizers.Tokenizer`, so `save_pretrained` writes it to `tokenizer.json` and it
 loads back identically, with or without this package (`trust_remote_code=True`). This module imports only the
-standard library, `tokenizers`, `transformers` and the configuration, so that it can travel next to saved files.
+standard library, `tokenizers`, `transformers`, the configuration and `original_preprocessing` (standard library only),
+so that it can travel next to saved files.
+
+The exact mode (`preprocessing="original"`) reproduces OpenAI's 2018 encoder instead: ftfy's fixes, OpenAI's
+standardisation, spaCy's English tokenizer rules and lower-casing run in Python (`original_preprocessing`, which needs
+the `original` extra: ftfy and spaCy), and their words go to the same BPE as pre-split words.
 
 Command line (trains a tokenizer and saves it):
 
@@ -27,6 +32,7 @@ from transformers import AutoTokenizer, PreTrainedTokenizerFast
 from transformers.utils import logging
 
 from .configuration_gpt1 import SPECIAL_TOKENS, GPT1Config
+from .original_preprocessing import EXTRA_INSTALL, ORIGINAL_PREPROCESSING, check_available, original_words
 
 
 logger = logging.get_logger(__name__)
@@ -42,6 +48,8 @@ UNK_TOKEN = "<unk>"
 END_OF_WORD = "</w>"
 
 TASK_TEMPLATES = ("classification",)
+# `preprocessing`: None (the default pipeline, inside tokenizer.json) or "original" (OpenAI's 2018 pipeline in Python).
+PREPROCESSING_MODES = (None, ORIGINAL_PREPROCESSING)
 
 # OpenAI's `text_standardize` isolates runs of these characters before spaCy sees the text.
 _PUNCTUATION_RUNS = r"""-+|~+|!+|"+|;+|\?+|\++|,+|\)+|\(+|\\+|/+|\*+|\[+|\]+|\}+|\{+|\|+|_+"""
@@ -94,6 +102,35 @@ def _gpt1_backend(vocab: dict[str, int], merges: list[tuple[str, str]], unk_toke
     return backend
 
 
+def _exact_pre_tokenizer() -> pre_tokenizers.PreTokenizer:
+    """The exact mode's backend: words arrive pre-split (and lower-cased) from `original_preprocessing`; only spaces,
+    which none of them holds, would split one further. No normalizer: the BPE sees the original's words unchanged."""
+    return pre_tokenizers.Split(Regex(" +"), behavior="removed")
+
+
+def _set_backend_preprocessing(backend: Tokenizer, preprocessing: str | None) -> None:
+    """Give the backend the normalizer and word split of `preprocessing`. For the default mode, a backend that holds
+    the exact mode's (a folder saved in the exact mode, loaded with `preprocessing=None`) gets the default pipeline
+    back; any other keeps the one it was saved with."""
+    if preprocessing == ORIGINAL_PREPROCESSING:
+        backend.normalizer, backend.pre_tokenizer = None, _exact_pre_tokenizer()
+    elif backend.normalizer is None and _pipeline_json(backend) == _pipeline_json(_exact_backend()):
+        default = _gpt1_backend({}, [], None)
+        backend.normalizer, backend.pre_tokenizer = default.normalizer, default.pre_tokenizer
+
+
+def _exact_backend() -> Tokenizer:
+    backend = Tokenizer(BPE())
+    backend.pre_tokenizer = _exact_pre_tokenizer()
+    return backend
+
+
+def _pipeline_json(backend: Tokenizer) -> tuple:
+    """The normalizer and pre-tokenizer of a backend, as saved in tokenizer.json."""
+    saved = json.loads(backend.to_str())
+    return saved["normalizer"], saved["pre_tokenizer"]
+
+
 def add_gpt1_special_tokens(tokenizer) -> int:
     """Give a Transformers tokenizer the tokens it lacks among `_start_`, `_delimiter_`, `_classify_` and a pad token.
 
@@ -130,6 +167,13 @@ class GPT1Tokenizer(PreTrainedTokenizerFast):
         task_template: `None` (plain text, for language modelling) or `"classification"`, which makes the tokenizer
             itself write GPT's layout: `_start_ A _classify_` for one text, `_start_ A _delimiter_ B _classify_` for
             a pair. Saved in `tokenizer_config.json`; change it with `set_task_template`.
+        preprocessing: `None` (the default pipeline above, all inside the fast backend) or `"original"`, the exact
+            mode: OpenAI's 2018 pipeline (`ftfy.fix_text`, its `text_standardize`, spaCy's English tokenizer rules,
+            lower case) runs in Python and its words go to the BPE, which gives the ids of OpenAI's `TextEncoder`.
+            It needs ftfy and spaCy (`pip install "modeling-gpt1[original]"`). Saved in `tokenizer_config.json`;
+            change it with `set_preprocessing`. In this mode, `is_split_into_words=True` takes the given words as
+            the original's words (only lower-cased), `word_ids()` refer to the original's words, and
+            `return_offsets_mapping` is refused (ftfy and the standardisation rewrite the text before it is split).
 
     Other keyword arguments go to `PreTrainedTokenizerFast`, with two defaults of this class:
 
@@ -141,7 +185,8 @@ class GPT1Tokenizer(PreTrainedTokenizerFast):
       first `_classify_` state and count positions over real tokens, so either side gives the same results).
 
     Raises:
-        ValueError: an unknown `task_template`, or a merge or `unk_token` that the vocabulary lacks.
+        ValueError: an unknown `task_template` or `preprocessing`, or a merge or `unk_token` that the vocabulary lacks.
+        ImportError: `preprocessing="original"` without ftfy or spaCy (the message names the extra to install).
     """
 
     vocab_files_names = {"tokenizer_file": "tokenizer.json"}
@@ -164,9 +209,11 @@ class GPT1Tokenizer(PreTrainedTokenizerFast):
         delimiter_token: str | None = DELIMITER_TOKEN,
         extract_token: str | None = EXTRACT_TOKEN,
         task_template: str | None = None,
+        preprocessing: str | None = None,
         **kwargs,
     ):
         _check_task_template(task_template)
+        _check_preprocessing(preprocessing)
         kwargs.setdefault("split_special_tokens", True)
         kwargs.setdefault("padding_side", _padding_side(task_template))
         kwargs.setdefault("model_max_length", 512)  # GPT-1's context, so truncation=True cuts where the model must
@@ -183,11 +230,13 @@ class GPT1Tokenizer(PreTrainedTokenizerFast):
             model_unk = min(vocab, key=vocab.get) if unk_token is None and vocab else unk_token
             backend = _gpt1_backend(vocab, merges, model_unk)
 
+        _set_backend_preprocessing(backend, preprocessing)
         special = [str(t) for t in (start_token, delimiter_token, extract_token, pad_token) if t is not None]
         backend.add_special_tokens([AddedToken(token, special=True, normalized=False) for token in special])
         backend.decoder = _gpt1_decoder(special if unk_token is None else [*special, str(unk_token)])
         self._tokenizer = backend
         self.task_template = task_template
+        self.preprocessing = preprocessing
 
         super().__init__(
             unk_token=unk_token,
@@ -196,6 +245,7 @@ class GPT1Tokenizer(PreTrainedTokenizerFast):
             delimiter_token=delimiter_token,
             extract_token=extract_token,
             task_template=task_template,
+            preprocessing=preprocessing,
             **kwargs,
         )
         self.update_post_processor()
@@ -213,6 +263,54 @@ class GPT1Tokenizer(PreTrainedTokenizerFast):
         self.task_template = task_template
         self.padding_side = _padding_side(task_template)
         self.update_post_processor()
+
+    def set_preprocessing(self, preprocessing: str | None) -> None:
+        """Switch between the default pipeline (`None`) and OpenAI's 2018 one (`"original"`, needs ftfy and spaCy);
+        the BPE and the ids of each word stay the same."""
+        _check_preprocessing(preprocessing)
+        _set_backend_preprocessing(self._tokenizer, preprocessing)
+        self.preprocessing = preprocessing
+
+    def _encode_plus(self, text, text_pair=None, **kwargs):
+        # The exact mode: the 2018 pipeline splits each text into the original's words, which the backend then
+        # encodes as pre-split words (its BPE gives each word the original's ids; see `_set_backend_preprocessing`).
+        if getattr(self, "preprocessing", None) == ORIGINAL_PREPROCESSING and not kwargs.get(
+            "sanitize_control_tokens"
+        ):
+            if kwargs.get("return_offsets_mapping"):
+                raise ValueError(
+                    "return_offsets_mapping is not available with preprocessing='original': ftfy and OpenAI's "
+                    "standardisation rewrite the text before it is split into words, so tokens have no offsets in "
+                    "it. word_ids() gives each token's word of the original pipeline."
+                )
+            if kwargs.get("is_split_into_words"):
+                text, text_pair = _lower_cased_words(text), _lower_cased_words(text_pair)
+            else:
+                split_special_tokens = kwargs.get("split_special_tokens")
+                if split_special_tokens is None:
+                    split_special_tokens = self.split_special_tokens
+                pattern = self._added_tokens_pattern(split_special_tokens)
+                text, text_pair = (_original_words_of(t, pattern) for t in (text, text_pair))
+            kwargs["is_split_into_words"] = True
+        return super()._encode_plus(text, text_pair=text_pair, **kwargs)
+
+    def _encode_without_added_tokens(self, text: str) -> list[int]:
+        if getattr(self, "preprocessing", None) != ORIGINAL_PREPROCESSING:
+            return super()._encode_without_added_tokens(text)
+        return [token.id for word in original_words(text) for token in self._tokenizer.model.tokenize(word)]
+
+    def _added_tokens_pattern(self, split_special_tokens: bool) -> re.Pattern | None:
+        """A pattern matching the added tokens that the backend would match in the text (all of them, or the
+        non-special ones under `split_special_tokens`), longest first, or None when there are none: the exact mode
+        keeps them whole instead of letting the 2018 pipeline split them."""
+        tokens = {
+            token.content
+            for token in self.added_tokens_decoder.values()
+            if token.content and not (token.special and split_special_tokens)
+        }
+        if not tokens:
+            return None
+        return re.compile("|".join(re.escape(token) for token in sorted(tokens, key=len, reverse=True)))
 
     def update_post_processor(self) -> None:
         """Set the backend's post-processor from `task_template` (the base class calls this after loading)."""
@@ -239,7 +337,9 @@ class GPT1Tokenizer(PreTrainedTokenizerFast):
         (40478, 40479, 40480 for the release) and `<pad>` after them. `<unk>` is the unknown token when the encoder
         has it; otherwise pieces outside the vocabulary get id 0, as in OpenAI's `TextEncoder`, and `unk_token` is
         `None`.
-        Other keyword arguments go to `GPT1Tokenizer` (e.g. `task_template`).
+        Other keyword arguments go to `GPT1Tokenizer` (e.g. `task_template`). Pass `preprocessing="original"` for
+        the ids of OpenAI's 2018 encoder on any text (needs `pip install "modeling-gpt1[original]"`); the default
+        pipeline splits some texts into other words (it needs no extra dependency).
         """
         return cls._from_vocab_and_merges_files(encoder_json, bpe_merges, **kwargs)
 
@@ -254,7 +354,8 @@ class GPT1Tokenizer(PreTrainedTokenizerFast):
         vocab, merges = _read_vocab(vocab_path), _read_merges(merges_path)
         unk_token = kwargs.pop("unk_token", UNK_TOKEN)
         tokenizer = cls(vocab=vocab, merges=merges, unk_token=unk_token if unk_token in vocab else None, **kwargs)
-        _warn_about_original_preprocessing()
+        if tokenizer.preprocessing != ORIGINAL_PREPROCESSING:
+            _warn_about_original_preprocessing()
         return tokenizer
 
 
@@ -266,6 +367,38 @@ def _padding_side(task_template: str | None) -> str:
 def _check_task_template(task_template: str | None) -> None:
     if task_template is not None and task_template not in TASK_TEMPLATES:
         raise ValueError(f"Unknown task_template {task_template!r}: use None or one of {TASK_TEMPLATES}")
+
+
+def _check_preprocessing(preprocessing: str | None) -> None:
+    """An unknown mode is a ValueError; the exact mode without ftfy or spaCy an ImportError naming the extra."""
+    if preprocessing not in PREPROCESSING_MODES:
+        raise ValueError(f"Unknown preprocessing {preprocessing!r}: use None (default) or {ORIGINAL_PREPROCESSING!r}")
+    if preprocessing == ORIGINAL_PREPROCESSING:
+        check_available()
+
+
+def _original_words_of(text, added_tokens: re.Pattern | None):
+    """The 2018 pipeline's words of a text, or of each text of a batch (None stays None). Added tokens matched by
+    `added_tokens` stay whole words; the text around them goes through the pipeline."""
+    if text is None:
+        return None
+    if not isinstance(text, str):
+        return [_original_words_of(item, added_tokens) for item in text]
+    if added_tokens is None:
+        return original_words(text)
+    words, start = [], 0
+    for match in added_tokens.finditer(text):
+        words += original_words(text[start : match.start()])
+        words.append(match.group())
+        start = match.end()
+    return words + original_words(text[start:])
+
+
+def _lower_cased_words(words):
+    """Pre-split words (one list, or a batch of lists) lower-cased as the original does each word; None stays."""
+    if words is None:
+        return None
+    return [word.lower() if isinstance(word, str) else _lower_cased_words(word) for word in words]
 
 
 def _read_vocab(path: str | os.PathLike) -> dict[str, int]:
@@ -314,7 +447,8 @@ def _warn_about_original_preprocessing() -> None:
         f"GPT-1's original pre-processing used ftfy.fix_text and spaCy's English tokenizer ({reason}). "
         "GPT1Tokenizer uses instead: OpenAI's dash/ellipsis standardisation, NFKC, lower case and a regex word split "
         "modelled on spaCy's (contractions, punctuation runs). Each word gets the ids of the vocabulary, but some "
-        "texts may split into different words than in the original pipeline."
+        "texts may split into different words than in the original pipeline. For the original's ids, pass "
+        f"preprocessing='original' ({EXTRA_INSTALL})."
     )
 
 
