@@ -4,6 +4,7 @@ token-by-token reference, batching and padding invariance, multi-token words, an
 import importlib.util
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -241,6 +242,44 @@ def test_pronoun_resolution_scores_the_rest_of_the_sentence(model, tokenizer):
             expected = np.mean(reference_token_log_probs(model, tokenizer, head + candidate, rest))
             np.testing.assert_allclose(result.scores[i, k], expected, atol=1e-5)
     np.testing.assert_array_equal(result.predictions, result.scores.argmax(1))
+
+
+class BigramLM(torch.nn.Module):
+    """Not a GPT-1: the next-token logits depend on the current token only (`table[token]`). It has no output layer
+    of its own (`get_output_embeddings()` is None), so the scoring takes its full logits."""
+
+    def __init__(self, vocab_size: int):
+        super().__init__()
+        self.config = SimpleNamespace(n_positions=64)
+        self.table = torch.nn.Embedding(vocab_size, vocab_size)
+        torch.nn.init.zeros_(self.table.weight)
+
+    def get_input_embeddings(self):
+        return self.table
+
+    def get_output_embeddings(self):
+        return None
+
+    def forward(self, input_ids, attention_mask=None, use_cache=False):
+        return SimpleNamespace(logits=self.table(input_ids))
+
+
+def test_pronoun_resolution_follows_a_model_that_prefers_a_candidate(tokenizer):
+    sentence = "the man saw the dog because he was hungry ."
+    candidates = ["the man", "the dog"]
+    last_tokens = [ids(tokenizer, candidate)[-1] for candidate in candidates]
+    first_rest_token = ids(tokenizer, " was hungry .")[0]
+    assert last_tokens[0] != last_tokens[1]
+    for preferred in (0, 1):
+        model = BigramLM(len(tokenizer))
+        with torch.no_grad():  # "was" is likely only right after the preferred candidate
+            model.table.weight[last_tokens[preferred], first_rest_token] = 10.0
+        result = pronoun_resolution(model, tokenizer, [sentence], ["he"], [candidates])
+        assert result.predictions.tolist() == [preferred]
+        expected = np.mean(
+            reference_token_log_probs(model, tokenizer, "the man saw the dog because the dog", " was hungry .")
+        )
+        np.testing.assert_allclose(result.scores[0, 1], expected, atol=1e-5)
 
 
 def test_pronoun_errors_are_clear(model, tokenizer):
