@@ -25,7 +25,7 @@ from transformers import OpenAIGPTConfig, OpenAIGPTLMHeadModel, OpenAIGPTTokeniz
 
 from .configuration_gpt1 import SPECIAL_TOKENS, GPT1Config
 from .modeling_gpt1 import GPT1LMHeadModel
-from .reporting import OneLineErrors, exit_with_one_line
+from .reporting import USER_ERRORS, OneLineErrors, exit_with_one_line
 
 
 logger = logging.getLogger(__name__)
@@ -513,7 +513,7 @@ def main(argv=None) -> None:
             convert_from_transformers(args.src, args.dst)
         else:
             convert_to_transformers(args.src, args.dst)
-    except (OSError, ValueError) as error:  # a missing or damaged file, an impossible conversion: one line, status 2
+    except USER_ERRORS as error:  # a missing or damaged file, an impossible conversion: one line, status 2
         exit_with_one_line(parser, str(error))
 
 

@@ -20,6 +20,7 @@ from typing import Any
 import datasets
 import torch
 import transformers
+from huggingface_hub.errors import StrictDataclassError
 from transformers import HfArgumentParser, TrainerState
 from transformers.integrations import is_tensorboard_available
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
@@ -40,6 +41,8 @@ SCRIPT_DEFAULTS = {
 
 
 USAGE_ERROR = 2  # exit status of a user error (bad arguments, files or folders), as argparse's
+# What a user error raises: a missing or malformed file, a bad value, a config that fails validation (`@strict`).
+USER_ERRORS = (OSError, ValueError, StrictDataclassError)
 
 
 def exit_with_one_line(parser: argparse.ArgumentParser, message: str):
@@ -60,7 +63,7 @@ class ScriptArgumentParser(OneLineErrors, HfArgumentParser):
 
 
 @contextlib.contextmanager
-def user_errors_exit(parser: argparse.ArgumentParser, enabled: bool = True, errors=(OSError, ValueError)):
+def user_errors_exit(parser: argparse.ArgumentParser, enabled: bool = True, errors=USER_ERRORS):
     """Inside the block, `errors` (a missing or malformed file, a bad value) become one line and exit status 2 when
     `enabled` (command-line use); otherwise they propagate (a script's `main` called from Python)."""
     try:
