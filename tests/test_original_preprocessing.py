@@ -218,6 +218,23 @@ def test_classification_template_and_pairs(release):
 
 
 @needs_extra
+def test_gpt_input_transformations_use_the_exact_words(exact):
+    from modeling_gpt1.transforms import InputTransform
+
+    transform = InputTransform(
+        exact, "multiple_choice", text_fields="story", answer_fields=["a", "b"], label_field=None
+    )
+    batch = transform({"story": [CASES[0]], "a": [CASES[1]], "b": [CASES[9]]})
+    story, first, second = (
+        exact(text, add_special_tokens=False)["input_ids"] for text in (CASES[0], CASES[1], CASES[9])
+    )
+    start, delimiter, extract = exact.start_token_id, exact.delimiter_token_id, exact.extract_token_id
+    assert batch["input_ids"] == [
+        [[start, *story, delimiter, *first, extract], [start, *story, delimiter, *second, extract]]
+    ]
+
+
+@needs_extra
 def test_pre_split_words_are_lower_cased_and_encoded_as_given(exact):
     ids = exact(["Mr.", "Smith"], is_split_into_words=True, add_special_tokens=False)["input_ids"]
     assert exact.convert_ids_to_tokens(ids) == ["mr.</w>", "smith</w>"]
@@ -306,6 +323,27 @@ def test_missing_extra_raises_an_error_naming_it(release, monkeypatch):
             original_preprocessing.original_words("text")
         # The default mode needs neither.
         assert GPT1Tokenizer.from_original_files(*release).tokenize("the week") == ["the</w>", "week</w>"]
+    finally:
+        original_preprocessing._pipeline.cache_clear()
+
+
+@needs_extra
+def test_a_saved_exact_folder_without_the_extra_names_it_and_loads_in_the_default_mode(exact, tmp_path, monkeypatch):
+    exact.save_pretrained(tmp_path)
+    real_import = original_preprocessing.importlib.import_module
+
+    def without_ftfy(name, *args, **kwargs):
+        if name.split(".")[0] == "ftfy":
+            raise ModuleNotFoundError("No module named 'ftfy'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(original_preprocessing.importlib, "import_module", without_ftfy)
+    original_preprocessing._pipeline.cache_clear()
+    try:
+        with pytest.raises(ImportError, match=r"modeling-gpt1\[original\]"):
+            AutoTokenizer.from_pretrained(tmp_path)
+        default = AutoTokenizer.from_pretrained(tmp_path, preprocessing=None)
+        assert default.preprocessing is None and default.tokenize("The week") == ["the</w>", "week</w>"]
     finally:
         original_preprocessing._pipeline.cache_clear()
 
