@@ -172,7 +172,18 @@ def encode(data, spec, tokenizer, data_args: DataArguments, max_length: int, tra
                 num_proc=data_args.preprocessing_num_workers,
                 desc=f"Input transformation ({split})",
             )
+            filled = sum(longest(ids) >= max_length for ids in encoded[split]["input_ids"])
+            if filled:
+                logger.info(
+                    f"{split}: {filled} of {len(encoded[split])} examples fill max_length={max_length} tokens (longer "
+                    "ones were truncated to fit, never cutting a special token)"
+                )
     return encoded
+
+
+def longest(ids) -> int:
+    """Length of an example's longest sequence (`[length]` or `[n_sequences][length]` ids)."""
+    return max(map(len, ids)) if ids and isinstance(ids[0], list) else len(ids)
 
 
 def load_head(spec, model_args: ModelArguments, tokenizer):

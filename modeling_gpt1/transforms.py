@@ -257,7 +257,11 @@ class InputTransform:
     def _tokenize(self, texts: list[str]) -> list[list[int]]:
         """Token ids of plain text: special-token strings inside it (``_classify_``) are split as ordinary text,
         so that only the layout places special tokens."""
-        return self.tokenizer(list(texts), add_special_tokens=False, split_special_tokens=True)["input_ids"]
+        # verbose=False: the tokenizer's "longer than the specified maximum" warning does not apply, as the layout
+        # truncates to max_length afterwards (the scripts report how many examples that shortened).
+        return self.tokenizer(list(texts), add_special_tokens=False, split_special_tokens=True, verbose=False)[
+            "input_ids"
+        ]
 
     def _answers(self, batch) -> list[list[list[int]]]:
         """Tokenised answers per example, from one list-valued column or one column per answer."""

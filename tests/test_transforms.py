@@ -383,3 +383,18 @@ def test_text_that_the_vocabulary_maps_to_a_special_id_is_an_error():
 
 def _sequences(example):
     return example if isinstance(example[0], list) else [example]
+
+
+def test_truncating_long_text_gives_no_tokenizer_length_warning(tokenizer):
+    """The layout truncates to max_length itself, so the tokenizer's "sequence length is longer than the specified
+    maximum" warning would only mislead; the scripts report how many examples were shortened instead."""
+    from transformers.testing_utils import CaptureLogger
+    from transformers.tokenization_utils_base import logger as tokenizer_logger
+
+    tokenizer.model_max_length = 4
+    tokenizer.deprecation_warnings.clear()  # the warning is given once per tokenizer
+    transform = InputTransform(tokenizer, "classification", ("text",), max_length=4, label_field=None)
+    with CaptureLogger(tokenizer_logger) as captured:
+        output = transform({"text": [" ".join(["the"] * 12)]})
+    assert len(output["input_ids"][0]) == 4
+    assert "longer than the specified maximum" not in captured.out
