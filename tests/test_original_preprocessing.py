@@ -185,6 +185,12 @@ def test_the_default_mode_is_unchanged_by_the_option(release, exact):
     # ftfy uncurls the apostrophe and spaCy splits off the possessive.
     assert exact.tokenize("Ogg’s") == ["ogg</w>", "'s</w>"]
 
+    expected = exact(CASES)["input_ids"]
+    exact.set_preprocessing(None)
+    assert exact.preprocessing is None and exact(CASES)["input_ids"] == default(CASES)["input_ids"]
+    exact.set_preprocessing("original")
+    assert exact(CASES)["input_ids"] == expected
+
 
 @needs_extra
 def test_batches_padding_truncation_and_tensors(exact):
