@@ -81,7 +81,7 @@ class Settings:
     prompt: int = 32
     new_tokens: int = 256
     generation_batches: tuple = (1, 8)
-    max_time: float = 10.0
+    max_time: float = 15.0
     read_megabytes: int = 256
     notes: list = field(default_factory=list)
 
@@ -241,7 +241,8 @@ def run_training(context, settings: Settings, machine: Machine, log) -> list[dic
         seq, batch = settings.train_seq, settings.train_batch
         flops_per_token = training_flops_per_token(config, seq)
         step_flops = flops_per_token * batch * seq
-        with workers(context, (OURS, OPENAI), shape, settings) as pool:
+        # ours+cpu_decoding: in training only its fused tanh GELU differs (the split products need no_grad).
+        with workers(context, (OURS, OURS_CPU, OPENAI), shape, settings) as pool:
             for dtype in settings.dtypes:
                 row = {
                     "section": "training",
@@ -284,10 +285,12 @@ def run_training(context, settings: Settings, machine: Machine, log) -> list[dic
                         result = worker.call("train", dtype=dtype, batch=batch, seq=seq, steps=settings.train_steps)
                         _keep_best(best, kind, result, "tokens_per_s", "tokens")
                         log(".", end="")
-                for entry in best.values():
+                for kind, entry in best.items():
                     entry["mfu"] = entry["tokens_per_s"] * flops_per_token / machine.flops[dtype]
+                    entry["worker_baseline_rss_mb"] = pool[kind].info["rss_mb"]
                 row["results"] = best
                 row["ratio"] = best[OURS]["tokens_per_s"] / best[OPENAI]["tokens_per_s"]
+                row["cpu_decoding_ratio"] = best[OURS_CPU]["tokens_per_s"] / best[OPENAI]["tokens_per_s"]
                 log(f" {row['ratio']:.2f}x")
     return rows
 
@@ -365,6 +368,7 @@ def run_finetuning(context, settings: Settings, machine: Machine, log) -> list[d
                 result = worker.call("finetune", batches=batches, pad_to=pad_to, auxiliary=auxiliary)
                 _keep_best(best, name, result, "examples_per_s", "examples")
                 best[name]["padded_tokens"] = result["padded_tokens"]
+                best[name]["worker_baseline_rss_mb"] = worker.info["rss_mb"]
                 best[name]["batches"] = len(batches)
                 log(".", end="")
     for name, (batches, _, _) in variants.items():
@@ -388,7 +392,7 @@ def run_finetuning(context, settings: Settings, machine: Machine, log) -> list[d
         "ratio": best["grouped+aux"]["examples_per_s"] / best["grouped"]["examples_per_s"],
     }
     auxiliary_row["overhead"] = 1 / auxiliary_row["ratio"] - 1
-    log(f" {padding_row['ratio']:.1f}x, auxiliary LM +{auxiliary_row['overhead']:.0%}")
+    log(f" {padding_row['ratio']:.1f}x, auxiliary LM {auxiliary_row['overhead']:+.0%}")
     return [padding_row, auxiliary_row]
 
 
@@ -431,8 +435,9 @@ def run_generation(context, settings: Settings, machine: Machine, log) -> list[d
                         log(".", end="")
                 ours_bytes = best[OURS]["weight_bytes"]
                 bound = batch * machine.bandwidth / ours_bytes
-                for entry in best.values():
+                for kind, entry in best.items():
                     entry["fraction_of_bound"] = entry["tokens_per_s"] / bound
+                    entry["worker_baseline_rss_mb"] = pool[kind].info["rss_mb"]
                 reference = best[OURS].pop("output")
                 compared = {}
                 for kind in (OURS_CPU, OPENAI):
@@ -473,11 +478,12 @@ def goals(rows: list[dict], settings: Settings) -> list[dict]:
 
     for row in rows:
         if row["section"] == "training":
-            name = f"training {row['shape']} {row['dtype']}: ours / openai-gpt tokens/s >= {TRAINING_GOAL}x"
-            if row["skipped"]:
-                add(name, None, TRAINING_GOAL, None, "skipped: " + row["skipped"])
-            else:
-                add(name, row["ratio"], TRAINING_GOAL, row["ratio"] >= TRAINING_GOAL)
+            for label, key in (("ours", "ratio"), ("ours with enable_cpu_decoding", "cpu_decoding_ratio")):
+                name = f"training {row['shape']} {row['dtype']}: {label} / openai-gpt tokens/s >= {TRAINING_GOAL}x"
+                if row["skipped"]:
+                    add(name, None, TRAINING_GOAL, None, "skipped: " + row["skipped"])
+                else:
+                    add(name, row[key], TRAINING_GOAL, row[key] >= TRAINING_GOAL)
         elif row["section"] == "finetuning" and "overhead" in row:
             add(
                 f"fine-tuning: auxiliary LM costs <= {AUX_LM_GOAL:.0%} over the plain head",
@@ -550,7 +556,7 @@ def table(report: dict) -> list[str]:
                 )
         elif row["section"] == "finetuning" and "overhead" in row:
             for kind, result in row["results"].items():
-                note = f"+{row['overhead']:.1%} time over the plain head" if kind == "auxiliary" else "grouped batches"
+                note = f"{row['overhead']:+.1%} time over the plain head" if kind == "auxiliary" else "grouped batches"
                 lines.append(
                     f"| {row['name']} (batch {row['batch']}) | {kind} | "
                     f"{_fmt_rate(result['examples_per_s'])} examples/s | - | - | {result['peak_rss_mb']:,.0f} | "

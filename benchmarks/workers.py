@@ -6,6 +6,8 @@ imports once and every worker starts in a fraction of a second.
 """
 
 import contextlib
+import ctypes
+import gc
 import os
 import resource
 import sys
@@ -88,7 +90,16 @@ def training_flops_per_token(config, seq: int) -> int:
 # Worker processes: one per implementation, commands over a pipe, the peak resident memory of each command.
 
 
+def _release_freed_memory():
+    """Return freed heap memory to the system (glibc's `malloc_trim`), so that a command's peak RSS does not carry
+    what an earlier, larger command left in the allocator's free lists."""
+    gc.collect()
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
 def _reset_peak() -> bool:
+    _release_freed_memory()
     try:
         with open("/proc/self/clear_refs", "w") as f:
             f.write("5")  # resets VmHWM (peak RSS) to the current RSS (Linux >= 4.0)

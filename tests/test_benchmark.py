@@ -109,8 +109,10 @@ def test_quick_run_training_ratios_and_model_flops(quick_run):
     for row in (row for row in report["rows"] if row["section"] == "training"):
         assert row["skipped"] is None, row["skipped"]
         ours, theirs = row["results"]["ours"], row["results"]["openai-gpt"]
+        fused = row["results"]["ours+cpu_decoding"]
         assert row["ratio"] == pytest.approx(ours["tokens_per_s"] / theirs["tokens_per_s"], rel=1e-9)
-        for result in (ours, theirs):
+        assert row["cpu_decoding_ratio"] == pytest.approx(fused["tokens_per_s"] / theirs["tokens_per_s"], rel=1e-9)
+        for result in (ours, fused, theirs):
             assert result["tokens_per_s"] == pytest.approx(result["tokens"] / result["seconds"], rel=1e-9)
             mfu = result["tokens_per_s"] * row["flops_per_token"] / limits[row["dtype"]]
             assert result["mfu"] == pytest.approx(mfu, rel=1e-6)
@@ -160,7 +162,7 @@ def test_quick_run_generation_ratios_bounds_and_greedy_outputs(quick_run):
 
 def test_quick_run_goals_agree_with_their_values(quick_run):
     report, _, _ = quick_run
-    assert len(report["goals"]) == 2 + 2 + 2 + 4 * 2  # training x2, fine-tuning x2, bandwidth x2, GPT-2 x8
+    assert len(report["goals"]) == 4 + 2 + 2 + 4 * 2  # training x4, fine-tuning x2, bandwidth x2, GPT-2 x8
     for goal in report["goals"]:
         if goal["value"] is None:
             assert goal["met"] is None
@@ -185,7 +187,7 @@ def test_bfloat16_and_float32_training_steps_run_for_both_implementations(monkey
     from benchmarks import workers
 
     monkeypatch.setitem(workers.SHAPES, "tiny", dict(vocab_size=64, n_positions=16, n_embd=16, n_layer=1, n_head=2))
-    for kind in ("ours", "openai-gpt"):
+    for kind in ("ours", "ours+cpu_decoding", "openai-gpt"):
         state = workers._WorkerState(kind, "tiny", seed=0)
         for dtype in ("float32", "bfloat16"):
             result = state.train(dtype=dtype, batch=2, seq=16, steps=1)
