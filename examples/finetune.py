@@ -206,8 +206,8 @@ def load_head(spec, model_args: ModelArguments, tokenizer):
     )
     head_class = HEADS[spec.family]
     if model_args.num_transferred_layers is None:
-        model = head_class.from_pretrained(
-            model_args.model_name_or_path, config=config, cache_dir=model_args.cache_dir
+        model = from_pretrained_with_new_head(
+            head_class, model_args.model_name_or_path, config=config, cache_dir=model_args.cache_dir
         )
     else:
         model = load_with_transferred_layers(
@@ -218,6 +218,41 @@ def load_head(spec, model_args: ModelArguments, tokenizer):
             cache_dir=model_args.cache_dir,
         )
     add_special_tokens(model, tokenizer)
+    return model
+
+
+class HoldLoadReports(logging.Filter):
+    """Holds back Transformers' "LOAD REPORT" tables (kept in `held`) and lets every other record through."""
+
+    def __init__(self):
+        super().__init__()
+        self.held = []
+
+    def filter(self, record):
+        if "LOAD REPORT" in record.getMessage():
+            self.held.append(record)
+            return False
+        return True
+
+
+def from_pretrained_with_new_head(head_class, path, **kwargs):
+    """`head_class.from_pretrained(path, **kwargs)`, where a new task head is expected: the linear layer
+    (`classifier.*`) missing from a language model's folder and its `lm_head.*` left unused are said in one line,
+    and Transformers' load report is shown only when anything else is missing, unused or of another shape."""
+    transformers_logger = logging.getLogger("transformers.modeling_utils")
+    hold = HoldLoadReports()
+    transformers_logger.addFilter(hold)
+    try:
+        model, info = head_class.from_pretrained(path, output_loading_info=True, **kwargs)
+    finally:
+        transformers_logger.removeFilter(hold)
+    surprises = [key for key in info["missing_keys"] if not key.startswith("classifier.")]
+    surprises += [key for key in info["unexpected_keys"] if not key.startswith("lm_head.")]
+    surprises += list(info["mismatched_keys"])
+    for record in hold.held if surprises else []:
+        transformers_logger.handle(record)
+    if info["missing_keys"] and not surprises:
+        logger.info(f"New task head initialised: {', '.join(sorted(info['missing_keys']))}")
     return model
 
 

@@ -70,3 +70,42 @@ def test_command_line_user_error_exits_2_without_traceback(files, tmp_path):
     last = result.stderr.strip().splitlines()[-1]
     assert "Traceback" not in result.stderr
     assert last.startswith("finetune.py: error: ") and "lacks the column(s) ['sentence']" in last
+
+
+def test_a_new_task_head_gives_one_line_and_no_load_report(files, caplog):
+    """From a language model's folder the classifier is new and lm_head unused: expected, so no report table."""
+    from transformers.testing_utils import CaptureLogger
+    from transformers.utils import logging as transformers_logging
+
+    from modeling_gpt1 import GPT1ForSequenceClassification
+
+    model_folder, _ = files
+    report_logger = transformers_logging.get_logger("transformers.modeling_utils")
+    with CaptureLogger(report_logger) as plain:
+        GPT1ForSequenceClassification.from_pretrained(model_folder, num_labels=2)
+    assert "LOAD REPORT" in plain.out  # what Transformers shows on its own
+    with CaptureLogger(report_logger) as captured, caplog.at_level("INFO", logger=finetune.logger.name):
+        finetune.from_pretrained_with_new_head(GPT1ForSequenceClassification, model_folder, num_labels=2)
+    assert "LOAD REPORT" not in captured.out
+    assert "New task head initialised: classifier.bias, classifier.weight" in caplog.text
+
+
+def test_an_unexpectedly_missing_weight_still_shows_the_load_report(files, tmp_path):
+    from safetensors.torch import load_file, save_file
+    from transformers.testing_utils import CaptureLogger
+    from transformers.utils import logging as transformers_logging
+
+    from modeling_gpt1 import GPT1ForSequenceClassification
+
+    model_folder, _ = files
+    damaged = tmp_path / "damaged"
+    damaged.mkdir()
+    for path in model_folder.iterdir():
+        if path.is_file():
+            (damaged / path.name).write_bytes(path.read_bytes())
+    weights = load_file(damaged / "model.safetensors")
+    weights = {key: value for key, value in weights.items() if ".h.1.mlp.c_fc." not in key}
+    save_file(weights, damaged / "model.safetensors", metadata={"format": "pt"})
+    with CaptureLogger(transformers_logging.get_logger("transformers.modeling_utils")) as captured:
+        finetune.from_pretrained_with_new_head(GPT1ForSequenceClassification, damaged, num_labels=2)
+    assert "LOAD REPORT" in captured.out and "h.1.mlp.c_fc" in captured.out
