@@ -56,3 +56,18 @@ def test_two_processes_match_one_with_the_same_global_batch(files, tmp_path):
     assert trained.keys() == reference.keys()
     for key, value in reference.items():
         torch.testing.assert_close(trained[key], value, rtol=0, atol=1e-5, msg=key)
+
+
+def test_evaluation_only_on_two_processes_exits_0_with_results_and_no_card(files, tmp_path):
+    """`--do_train False` under torchrun: every process evaluates, the main one writes the results, nobody writes a
+    card for a model that was not saved."""
+    model, data = files
+    output_dir = tmp_path / "eval_only"
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
+    argv = finetune_argv(data, model, output_dir, "--do_train", "False", "--ddp_backend", "gloo")
+    result = subprocess.run(
+        [*torchrun, str(FINETUNE), *argv], cwd=ROOT, env=script_env(), capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert (output_dir / "eval_results.json").is_file()
+    assert not (output_dir / "README.md").exists()
