@@ -1,5 +1,11 @@
 """Bad inputs to the models: every row is a call, the error it must raise and words that name the argument. The same
-table is published in docs/bad_inputs.md ("Model inputs")."""
+table is published in docs/bad_inputs.md ("Model inputs"; a test checks they agree):
+
+    python tests/test_model_inputs.py --write   # writes the rows as raised now into docs/bad_inputs.md
+"""
+
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -298,3 +304,45 @@ def test_masks_of_zeros_and_ones_of_any_dtype_give_the_same_logits(mask):
     model = build()
     with torch.no_grad():
         torch.testing.assert_close(model(IDS, attention_mask=mask).logits, model(IDS, attention_mask=MASK).logits)
+
+
+DOC = Path(__file__).resolve().parents[1] / "docs" / "bad_inputs.md"
+HEADER = "| model input | what the user gets |"
+
+
+def markdown_rows() -> str:
+    lines = [HEADER, "|---|---|"]
+    for case, call, error, _ in CASES:
+        try:
+            call()
+        except error as raised:
+            message = " ".join(f"`{type(raised).__name__}`: {raised}".split()).replace("|", "\\|")
+        lines.append(f"| {case} | {message} |")
+    return "\n".join(lines)
+
+
+def test_the_docs_list_every_model_input_row():
+    text = DOC.read_text(encoding="utf-8")
+    missing = [case for case, *_ in CASES if f"| {case} |" not in text]
+    assert HEADER in text and not missing, f"regenerate with python {__file__} --write (missing: {missing})"
+
+
+def write_docs_table() -> None:
+    """Replace the model-input table of docs/bad_inputs.md (or the placeholder after its heading)."""
+    text = DOC.read_text(encoding="utf-8")
+    heading = "## Model inputs\n"
+    start = text.index(heading) + len(heading)
+    end = text.find("\n## ", start)
+    end = len(text) if end == -1 else end
+    intro = (
+        "\nThe models' own checks (`tests/test_model_inputs.py`, which holds the same rows): each row is a call with a "
+        "bad input and the error raised. Checks that read tensor values are skipped while tracing (`torch.compile`).\n\n"
+    )
+    DOC.write_text(text[:start] + intro + markdown_rows() + "\n" + text[end:], encoding="utf-8")
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] == ["--write"]:
+        write_docs_table()
+    else:
+        print(markdown_rows())
