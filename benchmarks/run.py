@@ -45,6 +45,7 @@ from benchmarks.workers import (
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUTPUT = ROOT / "benchmarks" / "results.json"
 DEFAULT_RECORD = ROOT / "benchmarks" / "RESULTS.md"
+NO_RECORD_YET = "No full run has been recorded yet.\n"
 SHARED_DATA = ROOT.parent / "shared" / "data"
 SST2_TRAIN = SHARED_DATA / "glue" / "SST-2" / "train.tsv"
 GPT1_RELEASE = SHARED_DATA / "openai-gpt1-release"
@@ -221,6 +222,10 @@ class Machine:
 # The three sections
 
 
+def _seconds(value: float) -> str:
+    return f"{value:.0f}" if value >= 10 else f"{value:.2g}"
+
+
 def _keep_best(best: dict, kind: str, result: dict, rate_key: str, count_key: str):
     rate = result[count_key] / result["seconds"]
     entry = best.setdefault(kind, {"runs": 0, "peak_rss_mb": 0.0})
@@ -271,7 +276,7 @@ def run_training(context, settings: Settings, machine: Machine, log) -> list[dic
                     projected = max(projected, probe * seq / probe_seq)
                 if projected > settings.max_step_seconds:
                     row["skipped"] = (
-                        f"a step would take about {projected:.2g} s here (> --max_step_seconds "
+                        f"a step would take about {_seconds(projected)} s here (> --max_step_seconds "
                         f"{settings.max_step_seconds:g}): the models' {dtype} products (addmm) run at "
                         f"{machine.conv1d[dtype] / 1e9:.1f} GFLOP/s on this CPU"
                     )
@@ -418,15 +423,16 @@ def run_generation(context, settings: Settings, machine: Machine, log) -> list[d
                 projected = 2 * matmul_parameters(make_config(shape)) * tokens / machine.projection_flops(dtype)
                 if projected > settings.max_time:
                     rows.append({**row, "results": {}, "skipped": (
-                        f"the prompt and 16 tokens would take about {projected:.2g} s here (> --max_time "
+                        f"the prompt and 16 tokens would take about {_seconds(projected)} s here (> --max_time "
                         f"{settings.max_time:g}): the models' {dtype} products (addmm) run at "
                         f"{machine.conv1d[dtype] / 1e9:.1f} GFLOP/s on this CPU"
                     )})  # fmt: skip
                     log("skipped")
                     continue
                 common = dict(dtype=dtype, batch=batch, prompt=settings.prompt, max_time=settings.max_time)
-                for worker in pool.values():
-                    worker.call("generate", new_tokens=min(4, settings.new_tokens), **common)  # warm-up
+                for worker in pool.values():  # warm-up, short (slow bf16 kernels make a full prompt costly)
+                    warm = {**common, "prompt": min(4, settings.prompt)}
+                    worker.call("generate", new_tokens=min(4, settings.new_tokens), **warm)
                 best = {}
                 for _ in range(settings.repeats):
                     for kind, worker in pool.items():
@@ -653,11 +659,9 @@ def record(report: dict, path: Path):
         *goal_lines(report),
         "",
     ]
-    header = (
-        "" if path.exists() else "# Benchmark results\n\nOne section per recorded run (`make bench`), newest last.\n\n"
-    )
-    with open(path, "a", encoding="utf-8") as f:
-        f.write(header + "\n".join(text) + "\n")
+    existing = path.read_text(encoding="utf-8") if path.exists() else "# Benchmark results\n"
+    existing = existing.replace(NO_RECORD_YET, "").rstrip("\n") + "\n\n"
+    path.write_text(existing + "\n".join(text) + "\n", encoding="utf-8")
 
 
 def parse_args(argv=None):
