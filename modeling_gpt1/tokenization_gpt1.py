@@ -222,7 +222,13 @@ class GPT1Tokenizer(PreTrainedTokenizerFast):
         if tokenizer_object is not None:
             backend = Tokenizer.from_str(tokenizer_object.to_str())  # a copy: the caller's object stays untouched
         elif tokenizer_file is not None:
-            backend = Tokenizer.from_file(str(tokenizer_file))
+            try:
+                backend = Tokenizer.from_file(str(tokenizer_file))
+            except Exception as error:  # tokenizers raises a bare Exception for a file it cannot parse
+                raise ValueError(
+                    f"{tokenizer_file} is not a valid tokenizers file ({error}): it may be truncated or hand-edited; "
+                    "save the tokenizer again"
+                ) from error
         else:
             vocab = vocab if vocab is not None else {unk_token or UNK_TOKEN: 0}
             merges = [tuple(merge.split(" ")) if isinstance(merge, str) else tuple(merge) for merge in merges or []]
@@ -233,7 +239,6 @@ class GPT1Tokenizer(PreTrainedTokenizerFast):
         _set_backend_preprocessing(backend, preprocessing)
         special = [str(t) for t in (start_token, delimiter_token, extract_token, pad_token) if t is not None]
         backend.add_special_tokens([AddedToken(token, special=True, normalized=False) for token in special])
-        backend.decoder = _gpt1_decoder(special if unk_token is None else [*special, str(unk_token)])
         self._tokenizer = backend
         self.task_template = task_template
         self.preprocessing = preprocessing
@@ -248,7 +253,37 @@ class GPT1Tokenizer(PreTrainedTokenizerFast):
             preprocessing=preprocessing,
             **kwargs,
         )
+        self._update_decoder()
         self.update_post_processor()
+
+    def _update_decoder(self) -> None:
+        """Give every added token (the special tokens, `unk_token` where the vocabulary has one, and tokens added
+        later with `add_tokens` or `add_special_tokens`) a word boundary in `decode`: they carry no `</w>`, so
+        without one they would be glued to the next word (`"the cat newwordsat"`)."""
+        # `id_to_token`: a token added with `normalized=True` (the default of `add_tokens`) is stored normalized.
+        ids = self._tokenizer.get_added_tokens_decoder()
+        added = [self._tokenizer.id_to_token(i) or token.content for i, token in ids.items() if token.content]
+        if getattr(self, "unk_token", None) is not None:
+            added.append(str(self.unk_token))
+        self._tokenizer.decoder = _gpt1_decoder(dict.fromkeys(added))
+
+    def _add_tokens(self, new_tokens, special_tokens: bool = False) -> int:
+        added = super()._add_tokens(new_tokens, special_tokens=special_tokens)
+        if hasattr(self, "_tokenizer"):
+            self._update_decoder()
+        return added
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path, *init_inputs, **kwargs):
+        """`PreTrainedTokenizerFast.from_pretrained`, with errors that name the folder or file: a folder that does not
+        exist (or holds no `tokenizer.json`) and is not on the Hub, or whose JSON files are truncated or invalid."""
+        _check_tokenizer_source(
+            os.fspath(pretrained_model_name_or_path),
+            subfolder=kwargs.get("subfolder") or "",
+            local_files_only=kwargs.get("local_files_only", False),
+            cache_dir=kwargs.get("cache_dir"),
+        )
+        return super().from_pretrained(pretrained_model_name_or_path, *init_inputs, **kwargs)
 
     @classmethod
     def convert_to_native_format(cls, trust_remote_code=False, **kwargs):
@@ -357,6 +392,53 @@ class GPT1Tokenizer(PreTrainedTokenizerFast):
         if tokenizer.preprocessing != ORIGINAL_PREPROCESSING:
             _warn_about_original_preprocessing()
         return tokenizer
+
+
+# The JSON files `save_pretrained` writes (the last two only in folders saved by older Transformers versions).
+_SAVED_JSON_FILES = ("tokenizer_config.json", "tokenizer.json", "special_tokens_map.json", "added_tokens.json")
+
+
+def _check_tokenizer_source(name: str, subfolder: str, local_files_only: bool, cache_dir) -> None:
+    """Raise an error naming the folder or file where `from_pretrained` would otherwise fail obscurely: a folder
+    without `tokenizer.json`, JSON that does not parse, a path that is neither a folder nor (offline) a cached Hub
+    repository."""
+    folder = os.path.join(name, subfolder) if subfolder else name
+    if os.path.isdir(folder):
+        if not os.path.isfile(os.path.join(folder, "tokenizer.json")):
+            raise OSError(
+                f"Tokenizer folder {folder} holds no tokenizer.json (save the tokenizer with save_pretrained)"
+            )
+        for file_name in _SAVED_JSON_FILES:
+            path = os.path.join(folder, file_name)
+            if not os.path.isfile(path):
+                continue
+            try:
+                with open(path, encoding="utf-8") as handle:
+                    json.load(handle)
+            except (json.JSONDecodeError, UnicodeDecodeError) as error:
+                raise ValueError(
+                    f"{path} is not valid JSON ({error}): it may be truncated or hand-edited; save the tokenizer again"
+                ) from error
+        return
+    if os.path.isfile(name):
+        return
+    from huggingface_hub import is_offline_mode
+    from huggingface_hub.errors import HFValidationError
+    from huggingface_hub.utils import validate_repo_id
+
+    try:
+        validate_repo_id(name)
+    except HFValidationError:
+        raise OSError(f"Tokenizer folder {name} not found (and it is not a Hugging Face Hub repository id)") from None
+    if local_files_only or is_offline_mode():
+        from huggingface_hub import try_to_load_from_cache
+
+        cached = try_to_load_from_cache(name, os.path.join(subfolder, "tokenizer.json"), cache_dir=cache_dir)
+        if not isinstance(cached, str):
+            raise OSError(
+                f"Tokenizer folder {name} not found, and the Hugging Face Hub is offline (HF_HUB_OFFLINE=1 or "
+                f"local_files_only=True), so no repository {name!r} with a tokenizer.json was found in its cache"
+            )
 
 
 def _padding_side(task_template: str | None) -> str:
@@ -502,6 +584,11 @@ def train_gpt1_tokenizer(
         backend.train_from_iterator(files_or_iterator, trainer=trainer, length=length)
     else:
         raise TypeError(f"Expected file paths or an iterable of texts, got {type(files_or_iterator).__name__}")
+    if backend.get_vocab_size() <= 1:  # only `<unk>`: the trainer saw no text
+        raise ValueError(
+            "No text to train the tokenizer on: the training files or iterator gave no words (an empty iterator, or "
+            "an iterator already consumed?)"
+        )
     return GPT1Tokenizer(tokenizer_object=_renumbered(backend), task_template=task_template)
 
 

@@ -457,3 +457,69 @@ def test_batched_generation_with_the_default_padding_gives_each_prompts_own_outp
         alone = tokenizer(prompt, return_tensors="pt")
         expected = model.generate(**alone, **settings)[0, alone["input_ids"].shape[1] :]
         assert row.tolist() == expected.tolist(), prompt
+
+
+# --- public bug reports: added tokens, empty training data, unreadable folders -----------------------------------
+
+
+def test_tokens_added_later_keep_their_word_boundaries_in_decode(tokenizer, tmp_path):
+    """`add_tokens` and `add_special_tokens` after the tokenizer was built: their tokens carry no `</w>`, and decoded
+    glued to the next word ("the cat newwordsat"); they get a boundary like the built-in special tokens."""
+    tokenizer = GPT1Tokenizer(tokenizer_object=tokenizer.backend_tokenizer)  # a copy
+    tokenizer.add_tokens(["NewWord"])  # normalized=True (the default): stored lower-cased, as the text it matches
+    ids = tokenizer("the cat NewWord sat")["input_ids"]
+    assert tokenizer.decode(ids) == "the cat newword sat"
+    tokenizer.add_special_tokens({"additional_special_tokens": ["<Speaker1>"]})
+    ids = tokenizer("the cat <Speaker1> sat", split_special_tokens=False)["input_ids"]
+    assert tokenizer.decode(ids) == "the cat <Speaker1> sat"
+    assert tokenizer.decode(ids, skip_special_tokens=True) == "the cat sat"
+    tokenizer.save_pretrained(tmp_path)
+    loaded = GPT1Tokenizer.from_pretrained(tmp_path)
+    assert loaded.decode(loaded("<Speaker1> NewWord dog", split_special_tokens=False)["input_ids"]) == (
+        "<Speaker1> newword dog"
+    )
+
+
+@pytest.mark.parametrize("texts", [[], [""], ["  \t "]], ids=["empty", "empty-string", "white-space"])
+def test_training_without_text_is_an_error(texts):
+    with pytest.raises(ValueError, match="No text to train the tokenizer on"):
+        train_gpt1_tokenizer(iter(texts), show_progress=False)
+
+
+def test_training_on_an_empty_file_is_an_error(tmp_path):
+    (tmp_path / "empty.txt").write_text("", encoding="utf-8")
+    with pytest.raises(ValueError, match="No text to train the tokenizer on"):
+        train_gpt1_tokenizer(tmp_path / "empty.txt", show_progress=False)
+
+
+def test_loading_a_folder_that_is_not_there_names_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.chdir(tmp_path)
+    # A valid Hub repository id, offline: not a folder here, not in the cache.
+    with pytest.raises(OSError, match="Tokenizer folder no_such_dir not found.*offline"):
+        GPT1Tokenizer.from_pretrained("no_such_dir")
+    # Not a repository id at all (was: "Repo id must be in the form 'repo_name' or 'namespace/repo_name'").
+    with pytest.raises(OSError, match=r"Tokenizer folder \./out/tok not found"):
+        GPT1Tokenizer.from_pretrained("./out/tok")
+    (tmp_path / "no_tokenizer").mkdir()
+    with pytest.raises(OSError, match="no_tokenizer holds no tokenizer.json"):
+        GPT1Tokenizer.from_pretrained(tmp_path / "no_tokenizer")
+
+
+@pytest.mark.parametrize("file_name", ["tokenizer.json", "tokenizer_config.json"])
+def test_a_truncated_or_invalid_json_file_is_named(tokenizer, tmp_path, file_name):
+    tokenizer.save_pretrained(tmp_path)
+    path = tmp_path / file_name
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text[: len(text) // 2], encoding="utf-8")  # truncated mid-file, as by a full disk
+    with pytest.raises(ValueError, match=f"{file_name} is not valid JSON"):
+        GPT1Tokenizer.from_pretrained(tmp_path)
+    path.write_text("{bad", encoding="utf-8")
+    with pytest.raises(ValueError, match=f"{file_name} is not valid JSON"):
+        GPT1Tokenizer.from_pretrained(tmp_path)
+
+
+def test_a_tokenizer_json_that_tokenizers_cannot_read_is_named(tokenizer, tmp_path):
+    (tmp_path / "tokenizer.json").write_text('{"model": 3}', encoding="utf-8")
+    with pytest.raises(ValueError, match="tokenizer.json is not a valid tokenizers file"):
+        GPT1Tokenizer(tokenizer_file=tmp_path / "tokenizer.json")
