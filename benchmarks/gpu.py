@@ -92,7 +92,7 @@ def main(argv=None) -> dict:
     reference.train()
 
     def trainer(model, compiled: bool):
-        optimizer = torch.optim.AdamW(model.parameters(), lr=1e-5, fused=cuda)
+        optimizer = torch.optim.AdamW(model.parameters(), lr=1e-5, fused=True)
         forward = torch.compile(model) if compiled else model
 
         def step():

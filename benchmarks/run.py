@@ -748,7 +748,10 @@ def main(argv=None) -> dict:
         "command": "python -m benchmarks.run" + "".join(" " + shlex.quote(a) for a in (argv or sys.argv[1:])),
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": machine_info(settings),
-        "settings": {key: value for key, value in asdict(settings).items() if key != "notes"},
+        "settings": {
+            **{key: value for key, value in asdict(settings).items() if key != "notes"},
+            "optimizer": "torch.optim.AdamW(lr=1e-5, fused=True): Trainer's default adamw_torch_fused",
+        },
         "machine_limits": machine.as_dict(),
         "rows": rows,
         "failures": failures,

@@ -74,6 +74,16 @@ def build_model(kind: str, shape: str, seed: int, dtype: str = "float32"):
     return model
 
 
+def make_optimizer(parameters) -> torch.optim.Optimizer:
+    """AdamW with the fused kernel: Trainer's default (`optim="adamw_torch_fused"`), ~6x faster on a CPU than the
+    for-loop AdamW that `torch.optim.AdamW()` runs there by default, which would dominate short fine-tuning steps."""
+    parameters = list(parameters)
+    try:
+        return torch.optim.AdamW(parameters, lr=1e-5, fused=True)
+    except (RuntimeError, ValueError):  # a torch without the fused CPU kernel
+        return torch.optim.AdamW(parameters, lr=1e-5, foreach=True)
+
+
 def matmul_parameters(config) -> int:
     """Weights used in matrix products for one token: 12 d^2 per block (attention 4 d^2, MLP 8 d^2) and the tied
     LM head (vocab x d); position embeddings are looked up, biases and LayerNorms are not counted."""
@@ -149,7 +159,7 @@ class _WorkerState:
         `dtype="bfloat16"`."""
         model = self._model("float32").train()
         if self.optimizer is None:
-            self.optimizer = torch.optim.AdamW(model.parameters(), lr=1e-5)
+            self.optimizer = make_optimizer(model.parameters())
         generator = torch.Generator().manual_seed(self.seed)
         ids = torch.randint(0, model.config.vocab_size - 4, (batch, seq), generator=generator)
         autocast = torch.autocast("cpu", dtype=torch.bfloat16) if dtype == "bfloat16" else contextlib.nullcontext()
@@ -168,7 +178,7 @@ class _WorkerState:
         wrapper around the same head. Collation is done before the clock starts."""
         head = self._model("float32").train()
         if self.optimizer is None:
-            self.optimizer = torch.optim.AdamW(head.parameters(), lr=1e-5)
+            self.optimizer = make_optimizer(head.parameters())
         if auxiliary and self.auxiliary is None:
             self.auxiliary = GPT1WithAuxiliaryLM(head)
         model = (self.auxiliary if auxiliary else head).train()
