@@ -28,7 +28,11 @@ from pathlib import Path
 
 import torch
 
-from benchmarks.workers import (
+
+if __package__ in (None, ""):  # run as a script (python benchmarks/run.py): make `benchmarks` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.workers import (  # noqa: E402
     DTYPES,
     GPT2,
     OPENAI,
