@@ -83,6 +83,7 @@ def quick_run(tmp_path_factory):
     return json.loads((out / "results.json").read_text()), (out / "RESULTS.md").read_text(), completed.stdout
 
 
+@pytest.mark.slow  # the quick run: about a minute on 2 busy cores, mostly process start-up
 def test_quick_run_has_every_row(quick_run):
     report, _, _ = quick_run
     names = {row["name"] for row in report["rows"]}
@@ -103,6 +104,7 @@ def test_quick_run_has_every_row(quick_run):
     assert report["machine_limits"]["read_bandwidth_bytes_per_s"] > 0
 
 
+@pytest.mark.slow  # the quick run: about a minute on 2 busy cores, mostly process start-up
 def test_quick_run_training_ratios_and_model_flops(quick_run):
     report, _, _ = quick_run
     limits = report["machine_limits"]["matmul_flops_per_s"]
@@ -119,6 +121,7 @@ def test_quick_run_training_ratios_and_model_flops(quick_run):
             assert result["peak_rss_mb"] > 0 and result["loss"] > 0
 
 
+@pytest.mark.slow  # the quick run: about a minute on 2 busy cores, mostly process start-up
 def test_quick_run_finetuning_ratios(quick_run):
     report, _, _ = quick_run
     padding, auxiliary = (row for row in report["rows"] if row["section"] == "finetuning")
@@ -134,6 +137,7 @@ def test_quick_run_finetuning_ratios(quick_run):
     assert plain["examples"] == aux["examples"] and plain["padded_tokens"] == aux["padded_tokens"]
 
 
+@pytest.mark.slow  # the quick run: about a minute on 2 busy cores, mostly process start-up
 def test_quick_run_generation_ratios_bounds_and_greedy_outputs(quick_run):
     report, _, _ = quick_run
     bandwidth = report["machine_limits"]["read_bandwidth_bytes_per_s"]
@@ -160,6 +164,7 @@ def test_quick_run_generation_ratios_bounds_and_greedy_outputs(quick_run):
                 assert check["identical"] and check["compared_tokens"] >= 1
 
 
+@pytest.mark.slow  # the quick run: about a minute on 2 busy cores, mostly process start-up
 def test_quick_run_goals_agree_with_their_values(quick_run):
     report, _, _ = quick_run
     assert len(report["goals"]) == 4 + 2 + 2 + 4 * 2  # training x4, fine-tuning x2, bandwidth x2, GPT-2 x8
@@ -172,6 +177,7 @@ def test_quick_run_goals_agree_with_their_values(quick_run):
             assert goal["met"] == (goal["value"] >= goal["target"])
 
 
+@pytest.mark.slow  # the quick run: about a minute on 2 busy cores, mostly process start-up
 def test_quick_run_prints_and_records_the_table(quick_run):
     report, recorded, stdout = quick_run
     assert "| row | implementation |" in stdout and "Goals:" in stdout
@@ -243,6 +249,7 @@ def test_gpu_script_without_a_gpu_says_so_in_one_line():
     assert len(lines) == 1 and "needs a CUDA GPU" in lines[0]
 
 
+@pytest.mark.slow
 def test_gpu_script_logic_runs_on_a_cpu_at_a_tiny_shape(tmp_path):
     output = tmp_path / "gpu.json"
     completed = _run_gpu_script(
