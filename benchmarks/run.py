@@ -366,14 +366,19 @@ def run_finetuning(context, settings: Settings, machine: Machine, log) -> list[d
         "random": (shuffled, None, False),
         "pad512": (padded, config.n_positions, False),
     }
+    variants["openai-gpt grouped"] = (grouped, None, False)  # Transformers' openai-gpt classifier, same weights
     best = {}
-    with workers(context, ("ours-classifier",), settings.finetune_shape, settings) as pool:
-        worker = pool["ours-classifier"]
+    with workers(context, ("ours-classifier", "openai-gpt-classifier"), settings.finetune_shape, settings) as pool:
         log("fine-tuning: ", end="")
-        for batches, pad_to, auxiliary in variants.values():  # warm-up, AdamW's state included
-            worker.call("finetune", batches=[batches[0][:1]], pad_to=pad_to, auxiliary=auxiliary)
+
+        def worker_for(name):
+            return pool["openai-gpt-classifier" if name.startswith("openai-gpt") else "ours-classifier"]
+
+        for name, (batches, pad_to, auxiliary) in variants.items():  # warm-up, AdamW's state included
+            worker_for(name).call("finetune", batches=[batches[0][:1]], pad_to=pad_to, auxiliary=auxiliary)
         for _ in range(settings.repeats):
             for name, (batches, pad_to, auxiliary) in variants.items():
+                worker = worker_for(name)
                 result = worker.call("finetune", batches=batches, pad_to=pad_to, auxiliary=auxiliary)
                 _keep_best(best, name, result, "examples_per_s", "examples")
                 best[name]["padded_tokens"] = result["padded_tokens"]
@@ -401,8 +406,15 @@ def run_finetuning(context, settings: Settings, machine: Machine, log) -> list[d
         "ratio": best["grouped+aux"]["examples_per_s"] / best["grouped"]["examples_per_s"],
     }
     auxiliary_row["overhead"] = 1 / auxiliary_row["ratio"] - 1
-    log(f" {padding_row['ratio']:.1f}x, auxiliary LM {auxiliary_row['overhead']:+.0%}")
-    return [padding_row, auxiliary_row]
+    versus_row = {
+        **base,
+        "name": "fine-tuning: ours vs openai-gpt's classifier, grouped batches",
+        "lengths": source,
+        "results": {OURS: best["grouped"], OPENAI: best["openai-gpt grouped"]},
+        "ratio": best["grouped"]["examples_per_s"] / best["openai-gpt grouped"]["examples_per_s"],
+    }
+    log(f" {padding_row['ratio']:.1f}x, auxiliary LM {auxiliary_row['overhead']:+.0%}, {versus_row['ratio']:.2f}x")
+    return [padding_row, auxiliary_row, versus_row]
 
 
 def run_generation(context, settings: Settings, machine: Machine, log) -> list[dict]:
@@ -494,6 +506,8 @@ def goals(rows: list[dict], settings: Settings) -> list[dict]:
                     add(name, None, TRAINING_GOAL, None, "skipped: " + row["skipped"])
                 else:
                     add(name, row[key], TRAINING_GOAL, row[key] >= TRAINING_GOAL)
+        elif row["section"] == "finetuning" and "openai-gpt" in row["name"]:
+            continue  # no goal of its own: shown in the table
         elif row["section"] == "finetuning" and "overhead" in row:
             add(
                 f"fine-tuning: auxiliary LM costs <= {AUX_LM_GOAL:.0%} over the plain head",
@@ -563,6 +577,14 @@ def table(report: dict) -> list[str]:
                     f"| {row['name']} (seq {row['seq']}, batch {row['batch']}) | {kind} | "
                     f"{_fmt_rate(result['tokens_per_s'])} tokens/s | {result['tokens_per_s'] / reference:.2f}x | "
                     f"{result['mfu']:.1%} of matmul peak | {result['peak_rss_mb']:,.0f} | |"
+                )
+        elif row["section"] == "finetuning" and "openai-gpt" in row["name"]:
+            reference = row["results"][OPENAI]["examples_per_s"]
+            for kind, result in row["results"].items():
+                lines.append(
+                    f"| {row['name']} (batch {row['batch']}) | {kind} | "
+                    f"{_fmt_rate(result['examples_per_s'])} examples/s | {result['examples_per_s'] / reference:.2f}x "
+                    f"| - | {result['peak_rss_mb']:,.0f} | |"
                 )
         elif row["section"] == "finetuning" and "overhead" in row:
             for kind, result in row["results"].items():

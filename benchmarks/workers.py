@@ -15,7 +15,13 @@ import time
 import traceback
 
 import torch
-from transformers import GPT2Config, GPT2LMHeadModel, OpenAIGPTLMHeadModel  # noqa: F401 (resolved before forking)
+from transformers import (  # resolved here, before forking
+    GPT2Config,
+    GPT2LMHeadModel,
+    OpenAIGPTConfig,
+    OpenAIGPTForSequenceClassification,
+    OpenAIGPTLMHeadModel,  # noqa: F401
+)
 from transformers.generation import utils as _generation_utils  # noqa: F401
 
 from benchmarks.bench_generate import to_openai_gpt, weight_bytes
@@ -66,12 +72,42 @@ def build_model(kind: str, shape: str, seed: int, dtype: str = "float32"):
         )
     elif kind == "ours-classifier":
         model = GPT1ForSequenceClassification(make_config(shape, num_labels=2))
+    elif kind == "openai-gpt-classifier":
+        model = to_openai_gpt_classifier(GPT1ForSequenceClassification(make_config(shape, num_labels=2)))
     else:
         raise ValueError(f"unknown model kind {kind!r}")
     model = model.to(DTYPES[dtype])
     if kind == OURS_CPU:
         enable_cpu_decoding(model)
     return model
+
+
+def to_openai_gpt_classifier(model: GPT1ForSequenceClassification) -> OpenAIGPTForSequenceClassification:
+    """Transformers' `openai-gpt` classifier with our classifier's decoder and weight (its `score` layer has no bias).
+    It reads the last token that is not padding, which in GPT's `[start] text [extract]` layout is our extract token."""
+    config = model.config
+    reference = OpenAIGPTForSequenceClassification(
+        OpenAIGPTConfig(
+            vocab_size=config.vocab_size,
+            n_positions=config.n_positions,
+            n_embd=config.n_embd,
+            n_layer=config.n_layer,
+            n_head=config.n_head,
+            afn="gelu",  # the tanh approximation there, "gelu_new" here
+            layer_norm_epsilon=config.layer_norm_epsilon,
+            num_labels=config.num_labels,
+            pad_token_id=config.pad_token_id,
+        )
+    )
+    renames = {"transformer.wte.": "transformer.tokens_embed.", "transformer.wpe.": "transformer.positions_embed."}
+    state_dict = {}
+    for name, value in model.state_dict().items():
+        for ours, theirs in renames.items():
+            name = name.replace(ours, theirs)
+        if name != "classifier.bias":
+            state_dict[name.replace("classifier.", "score.")] = value
+    reference.load_state_dict(state_dict, strict=True)
+    return reference
 
 
 def make_optimizer(parameters) -> torch.optim.Optimizer:
@@ -182,8 +218,12 @@ class _WorkerState:
         if auxiliary and self.auxiliary is None:
             self.auxiliary = GPT1WithAuxiliaryLM(head)
         model = (self.auxiliary if auxiliary else head).train()
-        collator = GPT1DataCollator.from_config(head.config, pad_to_multiple_of=pad_to, return_lm_labels=auxiliary)
+        collator = GPT1DataCollator.from_config(
+            make_config(self.shape, num_labels=2), pad_to_multiple_of=pad_to, return_lm_labels=auxiliary
+        )
         collated = [collator(features) for features in batches]
+        if self.kind == "openai-gpt-classifier":  # no lm_labels there
+            collated = [{key: batch[key] for key in ("input_ids", "attention_mask", "labels")} for batch in collated]
         start = time.perf_counter()
         for batch in collated:
             loss = model(**batch).loss

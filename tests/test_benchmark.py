@@ -92,6 +92,7 @@ def test_quick_run_has_every_row(quick_run):
         "training small bfloat16",
         "fine-tuning: dynamic padding + length grouping vs padding to 512",
         "fine-tuning: auxiliary LM over the plain head",
+        "fine-tuning: ours vs openai-gpt's classifier, grouped batches",
         "generation float32 batch 1",
         "generation float32 batch 8",
         "generation bfloat16 batch 1",
@@ -124,7 +125,10 @@ def test_quick_run_training_ratios_and_model_flops(quick_run):
 @pytest.mark.slow  # the quick run: about a minute on 2 busy cores, mostly process start-up
 def test_quick_run_finetuning_ratios(quick_run):
     report, _, _ = quick_run
-    padding, auxiliary = (row for row in report["rows"] if row["section"] == "finetuning")
+    padding, auxiliary, versus = (row for row in report["rows"] if row["section"] == "finetuning")
+    ours, theirs = versus["results"]["ours"], versus["results"]["openai-gpt"]
+    assert versus["ratio"] == pytest.approx(ours["examples_per_s"] / theirs["examples_per_s"], rel=1e-9)
+    assert ours["padded_tokens"] == theirs["padded_tokens"] and ours == padding["results"]["grouped"]
     rates = {name: result["examples_per_s"] for name, result in padding["results"].items()}
     assert padding["ratio"] == pytest.approx(rates["grouped"] / rates["pad512"], rel=1e-9)
     assert padding["random_ratio"] == pytest.approx(rates["random"] / rates["pad512"], rel=1e-9)
@@ -212,6 +216,25 @@ def test_openai_gpt_worker_gets_our_weights():
     ids = torch.randint(0, 60, (2, 9))
     with torch.no_grad():
         torch.testing.assert_close(ours(ids).logits, theirs(ids).logits, rtol=1e-5, atol=1e-5)
+
+
+def test_openai_gpt_classifier_worker_gets_our_weights():
+    import sys
+
+    sys.path.insert(0, str(ROOT))
+    from benchmarks import workers
+
+    workers.SHAPES.setdefault("tiny", dict(vocab_size=64, n_positions=16, n_embd=16, n_layer=1, n_head=2))
+    ours = workers.build_model("ours-classifier", "tiny", seed=3).eval()
+    theirs = workers.build_model("openai-gpt-classifier", "tiny", seed=3).eval()
+    config = ours.config
+    ids = torch.tensor([[config.start_token_id, 5, 6, 7, config.extract_token_id, config.pad_token_id]] * 2)
+    ids[1, 2] = 9
+    mask = (ids != config.pad_token_id).long()
+    with torch.no_grad():
+        # Both read the extract token (openai-gpt: the last one that is not padding); its score has no bias.
+        expected = ours(input_ids=ids, attention_mask=mask).logits - ours.classifier.bias
+        torch.testing.assert_close(theirs(input_ids=ids, attention_mask=mask).logits, expected, rtol=1e-5, atol=1e-5)
 
 
 def test_training_flops_of_gpt1():
