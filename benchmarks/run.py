@@ -1,7 +1,7 @@
 """Training, fine-tuning and generation speed of this package's GPT-1 against Transformers' own models, in one run.
 
     python -m benchmarks.run --record       # `make bench`: GPT-1 117M on this CPU, recorded in benchmarks/RESULTS.md
-    python -m benchmarks.run --quick        # small shapes: a smoke run in under a minute (no record by default)
+    python -m benchmarks.run --quick        # small shapes: a smoke run of a minute or two (no record by default)
 
 Every row puts ours next to `transformers.OpenAIGPTLMHeadModel` given the same weights and inputs (generation also
 next to Transformers' `GPT2LMHeadModel` of the same size with its own random weights: a speed comparison only), and
