@@ -13,11 +13,16 @@ only these merges the BPE of these words is unchanged (a merge that never fires 
 builds a small vocabulary that gives exactly the original's tokens.
 
     .venv/bin/python scripts/original_tokenizer_cases.py > /tmp/cases.txt   # then paste into the test
+
+With `--exceptions`, prints instead the `SPACY_EXCEPTIONS` data of modeling_gpt1/original_preprocessing.py (the
+default pipeline's copy of spaCy's English tokenizer exceptions; needs spaCy only).
 """
 
 import importlib.util
 import json
+import re
 import sys
+import textwrap
 from pathlib import Path
 
 
@@ -26,7 +31,41 @@ RELEASE = ROOT.parent / "shared" / "data" / "openai-gpt1-release"
 sys.path.insert(0, str(ROOT / "tests"))
 
 
+# Lower-cased, these entries of spaCy split or keep common words that real text mostly writes in capitals, where
+# spaCy leaves them alone (`ID` is one word, `id` two: `i d`; `Ill.` is Illinois, `ill.` a word and a period).
+CASE_DEPENDENT_EXCEPTIONS = {"id", "id.", "ill.", "mass.", "miss.", "wash."}
+
+
+def spacy_exceptions() -> list[str]:
+    """spaCy's English tokenizer exceptions that the default pipeline can apply to lower-cased text: one entry per
+    word that spaCy keeps whole or splits (pieces joined by `+`), of at most two pieces, whose text the
+    standardisation does not cut (no isolated punctuation); a capitalised entry only where it ends in a period
+    (abbreviations such as `Ala.`); entries made of letters, digits and `_` only when they split."""
+    from spacy.lang.en import English
+    from spacy.symbols import ORTH
+
+    exceptions = English.Defaults.tokenizer_exceptions
+    isolated = re.compile(r"""[-~!";?+,)(\\/*\[\]}{|_\s]""")
+    entries = {}
+    for key, tokens in exceptions.items():
+        pieces = [token[ORTH].lower() for token in tokens]
+        lower = key.lower()
+        if isolated.search(key) or len(pieces) > 2 or lower in CASE_DEPENDENT_EXCEPTIONS:
+            continue
+        if key != lower and (lower in exceptions or not key.endswith(".")):
+            continue
+        if len(pieces) == 1 and re.fullmatch(r"\w+", lower):
+            continue
+        entries[lower] = "+".join(pieces)
+    return sorted(entries.values())
+
+
 def main():
+    if "--exceptions" in sys.argv[1:]:
+        entries = spacy_exceptions()
+        print(f"# {len(entries)} entries")
+        print(textwrap.fill(" ".join(entries), 116))
+        return
     import spacy
 
     spacy.load = lambda name, disable=None: spacy.blank("en")

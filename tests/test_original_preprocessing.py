@@ -176,6 +176,18 @@ def test_exact_mode_gives_the_2018_encoders_tokens_and_ids(exact):
     assert exact("")["input_ids"] == []
 
 
+def test_the_default_mode_gives_the_2018_encoders_tokens_on_every_case(release):
+    """Issue 12's default pipeline (no ftfy, no spaCy: their rules as data inside tokenizer.json) gives the 2018
+    encoder's tokens, hence ids, on every case, among them the words that depend on case in spaCy but are written in
+    the usual case here (`AT&T.`, `U.S.`)."""
+    default = GPT1Tokenizer.from_original_files(*release)
+    vocab = default.get_vocab()
+    for text, (_, tokens) in zip(CASES, CASES_EXPECTED):
+        ids = default(text, add_special_tokens=False)["input_ids"]
+        assert default.convert_ids_to_tokens(ids) == tokens, text
+        assert ids == [vocab[token] for token in tokens]
+
+
 @needs_extra
 def test_the_default_mode_is_unchanged_by_the_option(release, exact):
     default = GPT1Tokenizer.from_original_files(*release)

@@ -142,14 +142,86 @@ def test_unknown_characters_become_unk(tokenizer):
     assert tokenizer("dog \u4e2d")["input_ids"][-1] == tokenizer.unk_token_id
 
 
-def test_normalizer_and_word_split_follow_gpt1_preprocessing(tokenizer):
+# The default pipeline's words, worked out by hand from the rules it copies (issue 12): ftfy's fixes (curly quotes
+# uncurled, HTML entities, control characters, ligatures and widths, NFC: `™` and `½` stay), OpenAI's standardisation
+# (dashes, ellipses, `´`; runs of `-~!";?+,)(/*[]{}|_` isolated, so `10,000` is `10 , 000`), then spaCy's English
+# rules on each space-separated chunk: prefixes split off its start (quotes, `$`, `£`, `us$`, `*`, `...`), suffixes
+# off its end (quotes, `'s`, `.` after a lower-case letter or digit, `...`, units and currencies after a digit),
+# infixes inside (`...`, `:` between letters), spaCy's exceptions (`mr.`, `o'clock`, `ca n't`, `can not`, `gon na`),
+# and what is left stays one word (`6th`, `5:30pm`, `r&d`, `www.x.org`).
+DEFAULT_PIPELINE_CASES = [
+    ("I DON'T know\u2026 U.S. rules\u2014it's 3.5 \uff26\uff55\uff4c\uff4c!!\n\n  Next",
+     ["i", "do", "n't", "know", "...", "u.s.", "rules", "-", "it", "'s", "3.5", "full", "!", "!", "\n", "next"]),
+    ("\u201cDon\u2019t,\u201d said Ogg\u2019s \u2018friend\u2019.",
+     ['"', "do", "n't", ",", '"', "said", "ogg", "'s", "'", "friend", "'", "."]),
+    ("Mr. and Mrs. Smith met Dr. Who on St. James St. at 5 p.m., e.g. today.",
+     ["mr.", "and", "mrs.", "smith", "met", "dr.", "who", "on", "st.", "james", "st.", "at", "5", "p.m.", ",", "e.g.",
+      "today", "."]),
+    ("It cost $10,000 or \u00a31,500.50 in 1970.",
+     ["it", "cost", "$", "10", ",", "000", "or", "\u00a3", "1", ",", "500.50", "in", "1970", "."]),
+    ("I cannot go, I'm gonna stay 'til ten o'clock, ma'am.",
+     ["i", "can", "not", "go", ",", "i", "'m", "gon", "na", "stay", "'", "til", "ten", "o'clock", ",", "ma'am", "."]),
+    ("Acme\u2122 sold \u00bd of it; Tom &amp; Jerry &lt;3",
+     ["acme", "\u2122", "sold", "\u00bd", "of", "it", ";", "tom", "&", "jerry", "<3"]),
+    # BEL and NUL dropped, the ligature undone, NEL (a C1 control) read as Windows-1252's ellipsis, e + ́ composed.
+    ("The bell\x07 rang\x00 \ufb01ve times\x85then e\u0301clat.",
+     ["the", "bell", "rang", "five", "times", "...", "then", "\u00e9clat", "."]),
+    # Mojibake of ’ repaired; `km` is a unit after a digit, `th`, `pm` and `s` are not.
+    ("Iraq\u00e2\u20ac\u2122s 6th army ran 10km at 5:30pm in the 1970s.",
+     ["iraq", "'s", "6th", "army", "ran", "10", "km", "at", "5:30pm", "in", "the", "1970s", "."]),
+    # `at&t.` keeps its period (the original text writes a capital before it); in `5$.` the period follows `$`, which
+    # is no suffix's context, so nothing is split off: one word.
+    ("Wait...what? R&D at AT&T. costs US$5, not 5$.",
+     ["wait", "...", "what", "?", "r&d", "at", "at&t.", "costs", "us$", "5", ",", "not", "5$."]),
+    ("``Hello'' and ''bye'' -- ***", ["`", "`", "hello", "''", "and", "''", "bye", "''", "--", "*", "*", "*"]),
+    ("c++ and ratio a:b and http://x.org", ["c", "+", "+", "and", "ratio", "a", ":", "b", "and", "http", ":", "//", "x.org"]),
+    ("\u039f\u0394\u039f\u03a3 \u00b4quoted\u00b4 dogs' bones.",
+     ["\u03bf\u03b4\u03bf\u03c2", "'", "quoted", "'", "dogs", "'", "bones", "."]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("text", "expected"), DEFAULT_PIPELINE_CASES, ids=[c[0][:20] for c in DEFAULT_PIPELINE_CASES])
+def test_default_pipeline_follows_the_2018_rules(tokenizer, text, expected):
     backend = tokenizer.backend_tokenizer
-    text = "I DON'T know\u2026 U.S. rules\u2014it's 3.5 \uff26\uff55\uff4c\uff4c!!\n\n  Next"
-    normalized = backend.normalizer.normalize_str(text)
-    assert normalized == "i don't know... u.s. rules-it's 3.5 full!!\nnext"
-    words = [word for word, _ in backend.pre_tokenizer.pre_tokenize_str(normalized)]
-    expected = ["i", "do", "n't", "know", "...", "u.s.", "rules", "-", "it", "'s", "3.5", "full", "!!", "\n", "next"]
+    words = [word for word, _ in backend.pre_tokenizer.pre_tokenize_str(backend.normalizer.normalize_str(text))]
     assert words == expected
+    # Offsets still point into the input text (the default pipeline runs inside the backend).
+    encoding = tokenizer(text, return_offsets_mapping=True)
+    assert len(encoding["offset_mapping"]) == len(encoding["input_ids"])
+
+
+def test_default_pipeline_upper_case_differences_are_documented(tokenizer):
+    """spaCy runs before lower-casing and its rules depend on case; lower-cased first, the default pipeline follows
+    the usual case: `DON'T` (no exception in spaCy: one word there) splits like `don't`, and `u.n.` keeps its period
+    like `U.N.` (spaCy splits it off a lower-case `n`). docs/tokenizer_exactness.md lists these."""
+    backend = tokenizer.backend_tokenizer
+    words = [w for w, _ in backend.pre_tokenizer.pre_tokenize_str(backend.normalizer.normalize_str("DON'T u.n."))]
+    assert words == ["do", "n't", "u.n."]
+
+
+SAVED_BEFORE_ISSUE_12 = os.path.join(os.path.dirname(__file__), "data", "tokenizer_saved_before_issue12")
+
+
+def test_a_folder_saved_with_the_earlier_default_keeps_its_pipeline(tmp_path):
+    """tests/data/tokenizer_saved_before_issue12 was saved by the package before issue 12's default pipeline (NFKC,
+    `10,000` one word, `!!` one word): its tokenizer.json holds that pipeline, so it loads with the ids it had.
+    `set_preprocessing(None)` switches it to the current default."""
+    text = "The LOWER 10,000!!"
+    for loaded in (
+        GPT1Tokenizer.from_pretrained(SAVED_BEFORE_ISSUE_12),
+        AutoTokenizer.from_pretrained(SAVED_BEFORE_ISSUE_12),
+    ):
+        assert type(loaded) is GPT1Tokenizer and loaded.preprocessing is None
+        # Words then: the, lower, 10,000, !!; BPE by the folder's merges (e r</w>, l o, lo w, t h, th e</w>, ...);
+        # `1` is not in its vocabulary.
+        expected = ["the</w>", "low", "er</w>", "<unk>", "0", ",", "0", "0", "0</w>", "!", "!</w>"]
+        assert loaded.convert_ids_to_tokens(loaded(text)["input_ids"]) == expected
+    loaded.set_preprocessing(None)
+    expected = ["the</w>", "low", "er</w>", "<unk>", "0</w>", ",</w>", "0", "0", "0</w>", "!</w>", "!</w>"]
+    assert loaded.convert_ids_to_tokens(loaded(text)["input_ids"]) == expected
+    loaded.save_pretrained(tmp_path)  # the new pipeline is saved in tokenizer.json with it
+    reloaded = GPT1Tokenizer.from_pretrained(tmp_path)
+    assert reloaded.convert_ids_to_tokens(reloaded(text)["input_ids"]) == expected
 
 
 # --- task templates ------------------------------------------------------------------------------------------------
