@@ -114,7 +114,9 @@ def _word_pattern() -> str:
         rf"|(?<=\d)(?:[{_chars(_CURRENCY)}{_CURRENCY_RANGE}]|{_trie_pattern(dict.fromkeys(_UNITS, ''))}|\+)"
         rf"|(?<=°[fck])\.|(?<=[\d\p{{Ll}}{after_period}])\."
     )
-    to_chunk_end = rf"(?:{suffix})*(?!\S)"
+    # Suffixes up to the chunk's end: atomic (no backtracking, which is exponential on a run of quotes: `''` or
+    # `'` twice) and at most 16 (each position of a chunk tests this, so a longer bound makes long chunks slower).
+    to_chunk_end = rf"(?>(?:{suffix}){{0,16}})(?!\S)"
     chunk_end = rf"(?={to_chunk_end})"
     infix = rf"\.\.+|{_ICON}|(?<=[\p{{L}}\d])[:<>=](?=\p{{L}})|(?<=\d)\^(?=[\d-])"
     start = rf"(?<![^\s{prefix_chars}.+])"  # the start of a chunk, or of what its prefixes leave

@@ -595,3 +595,14 @@ def test_a_tokenizer_json_that_tokenizers_cannot_read_is_named(tokenizer, tmp_pa
     (tmp_path / "tokenizer.json").write_text('{"model": 3}', encoding="utf-8")
     with pytest.raises(ValueError, match="tokenizer.json is not a valid tokenizers file"):
         GPT1Tokenizer(tokenizer_file=tmp_path / "tokenizer.json")
+
+
+def test_long_runs_of_affixes_take_linear_time(tokenizer):
+    """A run of quotes inside a chunk made the suffix look-ahead backtrack exponentially (`''` or `'` twice), until
+    Oniguruma gave up with a Rust panic ("retry-limit-in-match over"). By spaCy's rules the chunk is one word: it ends
+    in a letter, so no suffix comes off, and nothing else splits it; 20 quotes at a chunk's end come off as 10 `''`."""
+    backend = tokenizer.backend_tokenizer
+    for text, expected in [("b" + "'" * 5000 + "a", ["b" + "'" * 5000 + "a"]), ("a" + "'" * 20, ["a"] + ["''"] * 10)]:
+        words = [word for word, _ in backend.pre_tokenizer.pre_tokenize_str(backend.normalizer.normalize_str(text))]
+        assert words == expected
+    assert len(tokenizer("x" + "'s" * 5000 + "." * 3, add_special_tokens=False)["input_ids"]) > 0
