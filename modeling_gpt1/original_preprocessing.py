@@ -11,6 +11,9 @@ ftfy and spaCy are an optional extra (`pip install "modeling-gpt1[original]"`). 
 `importlib`, so that this module, which travels next to saved tokenizers for `trust_remote_code=True`, imports only the
 standard library when the exact mode is not used. spaCy's rule-based English tokenizer ships with spaCy: no language
 model is downloaded (the original's `spacy.load('en', disable=[...])` only used that model's tokenizer).
+
+`SPACY_EXCEPTIONS` is a copy of spaCy's English tokenizer exceptions as data, for the default pipeline of
+`GPT1Tokenizer` (regular expressions inside `tokenizer.json`, which needs neither ftfy nor spaCy).
 """
 
 import functools
