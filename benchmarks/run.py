@@ -179,9 +179,9 @@ def _timed(function) -> float:
     return time.perf_counter() - start
 
 
-def conv1d_flops(dtype: str, rows: int = 64, width: int = 768, repeats: int = 3) -> float:
-    """FLOP/s of `torch.addmm` in `dtype` at a `Conv1D` shape ([rows, width] x [width, width]): the product the
-    blocks of GPT-1, openai-gpt and GPT-2 run (under CPU autocast too). Used only to foresee rows too slow to run:
+def conv1d_flops(dtype: str, rows: int = 512, width: int = 768, repeats: int = 5) -> float:
+    """FLOP/s of `torch.addmm` in `dtype` at a `Conv1D` shape ([rows, width] x [width, width]; rows of a 512-token
+    training sequence): the product the blocks of GPT-1, openai-gpt and GPT-2 run (under CPU autocast too). Used only to foresee rows too slow to run:
     without native bf16 instructions it can be ~100x slower than float32."""
     x = torch.randn(rows, width).to(DTYPES[dtype])
     weight, bias = torch.randn(width, width).to(DTYPES[dtype]), torch.zeros(width).to(DTYPES[dtype])
@@ -270,14 +270,19 @@ def run_training(context, settings: Settings, machine: Machine, log) -> list[dic
                 log(f"training {shape} {dtype}: ", end="")
                 projected = step_flops / machine.projection_flops(dtype)
                 if projected <= settings.max_step_seconds:
-                    # Short probe steps (the first one creates AdamW's state and starts autograd, the second is
-                    # timed): kernels much slower than the matmul peak (no native bf16) show up here.
-                    probe_seq, probe = min(32, seq), 0.0
+                    # Short probe steps at two lengths (the first step creates AdamW's state and starts autograd):
+                    # kernels much slower than the matmul peak (no native bf16) show up here. A step costs a fixed
+                    # part (the optimizer over every parameter, the embedding gradient) plus a part growing with
+                    # the length, so the time at `seq` is extrapolated from the two probes, not scaled from one.
+                    short, long = min(32, seq), min(64, seq)
                     for worker in pool.values():
-                        worker.call("train", dtype=dtype, batch=batch, seq=probe_seq, steps=1)
-                        result = worker.call("train", dtype=dtype, batch=batch, seq=probe_seq, steps=1)
-                        probe = max(probe, result["seconds"])
-                    projected = max(projected, probe * seq / probe_seq)
+                        worker.call("train", dtype=dtype, batch=batch, seq=short, steps=1)
+                        times = [
+                            worker.call("train", dtype=dtype, batch=batch, seq=length, steps=1)["seconds"]
+                            for length in (short, long)
+                        ]
+                        per_token = max(times[1] - times[0], 0.0) / max(long - short, 1)
+                        projected = max(projected, times[0] + per_token * (seq - short))
                 if projected > settings.max_step_seconds:
                     row["skipped"] = (
                         f"a step would take about {_seconds(projected)} s here (> --max_step_seconds "
