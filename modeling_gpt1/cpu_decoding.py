@@ -9,6 +9,7 @@ devices, compiled graphs, longer inputs) takes the modules' own forward. The mod
 that every Hub user of `trust_remote_code` runs the plain model.
 """
 
+import contextlib
 import math
 import types
 
@@ -72,12 +73,44 @@ def _conv1d_forward(self, x):
 def _linear_forward(self, x):
     if self.bias is not None:
         return nn.functional.linear(x, self.weight, self.bias)
+    if self.weight.t().is_contiguous():  # stored [in, out] (see enable_cpu_decoding): the faster product
+        return threaded_matmul(x, self.weight.t())
     return threaded_linear(x, self.weight)
+
+
+def _lay_out_transposed(weight: nn.Parameter) -> None:
+    """Lay `weight` (`[out, in]`) out in memory as `[in, out]` (its transpose contiguous), same values and shape. The
+    parameter object stays the same, so ties, optimizers and hooks keep it; no other copy is kept."""
+    weight.data = weight.data.t().contiguous().t()
+
+
+@contextlib.contextmanager
+def _contiguous_parameters(model: nn.Module):
+    """Parameters laid out contiguously for the duration (what Transformers' saving expects), then as they were."""
+    relaid = [parameter for parameter in model.parameters() if not parameter.is_contiguous()]
+    for parameter in relaid:
+        parameter.data = parameter.data.contiguous()
+    try:
+        yield
+    finally:
+        for parameter in relaid:
+            _lay_out_transposed(parameter)
+
+
+def _save_pretrained(self, *args, **kwargs):
+    with _contiguous_parameters(self):
+        return type(self).save_pretrained(self, *args, **kwargs)
 
 
 def enable_cpu_decoding(model: nn.Module) -> nn.Module:
     """Make `model`'s `Conv1D` projections and its LM head (`lm_head`) split few-row products across threads, and
     run the tanh GELU as one fused kernel (`gelu_pytorch_tanh`, the same function as `gelu_new`). Returns `model`.
+
+    The LM head's weight (the token embedding, when tied) is re-laid out once in memory as `[in, out]`, the layout
+    that a CPU streams fastest for a matrix-vector product (its shape and values are unchanged, and it stays one
+    parameter shared by both uses, so every later edit is seen by both; `save_pretrained` writes it contiguously as
+    usual). A weight replaced later (a load with `assign=True`, a resize) keeps its own layout and takes the slower
+    split product, equally correct.
 
     Outputs equal the plain model's to float rounding (the tests check 1e-5). It pays off for greedy, sampling or
     beam decoding on a CPU with two or more threads; training, GPUs and `torch.compile` take the plain path."""
@@ -89,6 +122,8 @@ def enable_cpu_decoding(model: nn.Module) -> nn.Module:
     lm_head = getattr(model, "lm_head", None)
     if isinstance(lm_head, nn.Linear):
         lm_head.forward = types.MethodType(_linear_forward, lm_head)
+        _lay_out_transposed(lm_head.weight)  # the token embedding too, when tied: they are one parameter
+        model.save_pretrained = types.MethodType(_save_pretrained, model)
     return model
 
 

@@ -102,9 +102,9 @@ class GPT1Attention(nn.Module):
         cache: Cache | None = None,
         **kwargs: Unpack[TransformersKwargs],
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        hidden_shape = (*hidden_states.shape[:-1], -1, self.head_dim)
-        query, key, value = self.c_attn(hidden_states).split(self.config.n_embd, dim=-1)
-        query, key, value = (state.view(hidden_shape).transpose(1, 2) for state in (query, key, value))
+        batch, length = hidden_states.shape[:2]
+        qkv = self.c_attn(hidden_states).view(batch, length, 3, -1, self.head_dim)
+        query, key, value = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # each [batch, heads, length, head_dim]
         if cache is not None:
             key, value = cache.update(key, value, self.layer_idx, kwargs=kwargs)
 
@@ -123,7 +123,7 @@ class GPT1Attention(nn.Module):
             scaling=self.scaling,
             **kwargs,
         )
-        output = output.reshape(*hidden_states.shape[:-1], -1).contiguous()
+        output = output.reshape(batch, length, -1).contiguous()
         return self.resid_dropout(self.c_proj(output)), weights
 
 

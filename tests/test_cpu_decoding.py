@@ -170,3 +170,21 @@ def test_no_second_copy_of_the_output_matrix_is_kept(two_threads):
         model(torch.tensor([[1, 2, 3]]))
     tensors = [value for value in vars(model).values() if isinstance(value, (torch.Tensor, tuple))]
     assert tensors == [] and not hasattr(cpu_decoding, "_output_matrix")
+
+
+def test_the_tied_output_layer_is_one_parameter_laid_out_in_out(tmp_path):
+    """The LM head's weight is re-laid out [in, out] in place: still the embedding's parameter, same values; saving
+    writes it as usual and keeps the layout; the saved folder loads into the plain model's logits."""
+    plain = make_lm()
+    fast = make_lm()
+    embedding = fast.transformer.wte.weight
+    enable_cpu_decoding(fast)
+    assert fast.lm_head.weight is fast.transformer.wte.weight is embedding
+    assert fast.lm_head.weight.t().is_contiguous() and torch.equal(fast.lm_head.weight, plain.lm_head.weight)
+    fast.save_pretrained(tmp_path)
+    assert fast.lm_head.weight.t().is_contiguous()
+    reloaded = type(plain).from_pretrained(tmp_path).eval()
+    ids = torch.tensor([[1, 2, 3]])
+    with torch.no_grad():
+        torch.testing.assert_close(reloaded(ids).logits, plain(ids).logits)
+        torch.testing.assert_close(fast(ids).logits, plain(ids).logits, atol=1e-5, rtol=1e-5)
