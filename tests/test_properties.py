@@ -5,8 +5,8 @@ the special tokens' strings, empty fields) and random `max_length`, checked with
   one `_classify_` and one `_delimiter_` per segment boundary: text never becomes a special token;
 - an untruncated field round-trips through decode. With a byte-level tokenizer (GPT-1's special tokens added, as
   `add_gpt1_special_tokens` does) the round trip is exact for any unicode text. With `GPT1Tokenizer` it holds under
-  its normalisation: OpenAI's dash/ellipsis standardisation, NFKC, newline runs collapsed, lower case, and the words
-  of its pre-tokenizer joined by single spaces (text drawn from its training alphabet, so that nothing is `<unk>`);
+  its normalisation: its normalizer and pre-tokenizer (the 2018 encoder's standardisation, newlines kept as words,
+  lower case), the words joined by single spaces (text drawn from its training alphabet, so that nothing is `<unk>`);
 - the collator pads without changing a sequence: the mask covers it exactly, the extract token is its last real
   token, and the LM labels are the ids there and `IGNORE_INDEX` in the padding.
 """
@@ -54,7 +54,8 @@ def byte_level_tokenizer():
 BYTE_LEVEL = byte_level_tokenizer()
 GPT1 = train_gpt1_tokenizer(
     # Each character alone (a word end, `c</w>`) and inside words, so that no text of the alphabet is `<unk>`.
-    iter([" ".join(GPT1_ALPHABET), "".join(GPT1_ALPHABET.split()), "the cat sat on the mat classify start"] * 5),
+    # Newlines are words of their own (as in the 2018 encoder): a line break between words puts them in the vocabulary.
+    iter([" ".join(GPT1_ALPHABET), "".join(GPT1_ALPHABET.split()), "the cat sat\non the mat classify start"] * 5),
     vocab_size=120,
     min_frequency=1,
     show_progress=False,
