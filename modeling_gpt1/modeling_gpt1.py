@@ -460,7 +460,7 @@ class GPT1LMHeadModel(GPT1PreTrainedModel, GenerationMixin):
         if tuple(labels.shape) != tuple(input_shape):
             raise ValueError(
                 f"labels has shape {tuple(labels.shape)} but the inputs have {tuple(input_shape)}: language-model "
-                "labels are the input ids themselves (shifted inside), -100 where no loss is wanted"
+                f"labels are the input ids themselves (shifted inside), {IGNORE_INDEX} where no loss is wanted"
             )
         if labels.is_floating_point():
             raise ValueError(f"labels must hold integer token ids (torch.long), got dtype {labels.dtype}")
