@@ -53,27 +53,35 @@ def parse_args(argv=None):
     return args
 
 
-def to_openai_gpt(model: GPT1LMHeadModel) -> OpenAIGPTLMHeadModel:
-    """The same weights as Transformers' `openai-gpt`: other embedding names, and `Conv1D` stores `[in, out]`."""
-    config = model.config
-    reference = OpenAIGPTLMHeadModel(
-        OpenAIGPTConfig(
-            vocab_size=config.vocab_size,
-            n_positions=config.n_positions,
-            n_embd=config.n_embd,
-            n_layer=config.n_layer,
-            n_head=config.n_head,
-            afn="gelu",  # the tanh approximation there, "gelu_new" here
-            layer_norm_epsilon=config.layer_norm_epsilon,
-        )
+def openai_gpt_config(config: GPT1Config, **extra) -> OpenAIGPTConfig:
+    """Transformers' `openai-gpt` config of the same shape as `config` (plus `extra` fields)."""
+    return OpenAIGPTConfig(
+        vocab_size=config.vocab_size,
+        n_positions=config.n_positions,
+        n_embd=config.n_embd,
+        n_layer=config.n_layer,
+        n_head=config.n_head,
+        afn="gelu",  # the tanh approximation there, "gelu_new" here
+        layer_norm_epsilon=config.layer_norm_epsilon,
+        **extra,
     )
+
+
+def openai_gpt_state_dict(model) -> dict:
+    """`model`'s weights under `openai-gpt`'s names (other embedding names; both store `Conv1D` weights `[in, out]`)."""
     renames = {"transformer.wte.": "transformer.tokens_embed.", "transformer.wpe.": "transformer.positions_embed."}
     state_dict = {}
     for name, value in model.state_dict().items():
         for ours, theirs in renames.items():
             name = name.replace(ours, theirs)
-        state_dict[name] = value  # both store the blocks' Conv1D weights [in, out]
-    reference.load_state_dict(state_dict, strict=True)
+        state_dict[name] = value
+    return state_dict
+
+
+def to_openai_gpt(model: GPT1LMHeadModel) -> OpenAIGPTLMHeadModel:
+    """The same weights as Transformers' `openai-gpt`."""
+    reference = OpenAIGPTLMHeadModel(openai_gpt_config(model.config))
+    reference.load_state_dict(openai_gpt_state_dict(model), strict=True)
     reference.tie_weights()
     return reference.eval()
 

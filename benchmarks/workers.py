@@ -18,13 +18,12 @@ import torch
 from transformers import (  # resolved here, before forking
     GPT2Config,
     GPT2LMHeadModel,
-    OpenAIGPTConfig,
     OpenAIGPTForSequenceClassification,
     OpenAIGPTLMHeadModel,  # noqa: F401
 )
 from transformers.generation import utils as _generation_utils  # noqa: F401
 
-from benchmarks.bench_generate import to_openai_gpt, weight_bytes
+from benchmarks.bench_generate import openai_gpt_config, openai_gpt_state_dict, to_openai_gpt, weight_bytes
 from modeling_gpt1 import (
     GPT1Config,
     GPT1DataCollator,
@@ -87,25 +86,13 @@ def to_openai_gpt_classifier(model: GPT1ForSequenceClassification) -> OpenAIGPTF
     It reads the last token that is not padding, which in GPT's `[start] text [extract]` layout is our extract token."""
     config = model.config
     reference = OpenAIGPTForSequenceClassification(
-        OpenAIGPTConfig(
-            vocab_size=config.vocab_size,
-            n_positions=config.n_positions,
-            n_embd=config.n_embd,
-            n_layer=config.n_layer,
-            n_head=config.n_head,
-            afn="gelu",  # the tanh approximation there, "gelu_new" here
-            layer_norm_epsilon=config.layer_norm_epsilon,
-            num_labels=config.num_labels,
-            pad_token_id=config.pad_token_id,
-        )
+        openai_gpt_config(config, num_labels=config.num_labels, pad_token_id=config.pad_token_id)
     )
-    renames = {"transformer.wte.": "transformer.tokens_embed.", "transformer.wpe.": "transformer.positions_embed."}
-    state_dict = {}
-    for name, value in model.state_dict().items():
-        for ours, theirs in renames.items():
-            name = name.replace(ours, theirs)
-        if name != "classifier.bias":
-            state_dict[name.replace("classifier.", "score.")] = value
+    state_dict = {
+        name.replace("classifier.", "score."): value
+        for name, value in openai_gpt_state_dict(model).items()
+        if name != "classifier.bias"
+    }
     reference.load_state_dict(state_dict, strict=True)
     return reference
 
