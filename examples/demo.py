@@ -42,7 +42,7 @@ from transformers import AutoConfig, AutoTokenizer, set_seed  # noqa: E402
 
 from modeling_gpt1 import GPT1LMHeadModel  # noqa: E402
 from modeling_gpt1.reporting import format_summary  # noqa: E402
-from modeling_gpt1.tasks import get_task  # noqa: E402
+from modeling_gpt1.tasks import STORY_CLOZE_HEADER, get_task  # noqa: E402
 
 
 logger = logging.getLogger("demo")
@@ -116,16 +116,7 @@ def write_official_files(name: str, task, folder: Path) -> Path:
             _write_tsv(folder / file, ("Quality", "#1 ID", "#2 ID", "#1 String", "#2 String"), rows)
     elif name == "true_ending":  # Story Cloze: one CSV, split into train and validation by the reader
         spec = get_task("rocstories").local
-        header = [
-            "InputStoryid",
-            "InputSentence1",
-            "InputSentence2",
-            "InputSentence3",
-            "InputSentence4",
-            "RandomFifthSentenceQuiz1",
-            "RandomFifthSentenceQuiz2",
-            "AnswerRightEnding",
-        ]
+        header = STORY_CLOZE_HEADER
         with open(folder / spec.validation_file, "w", newline="", encoding="utf-8") as handle:
             writer = csv.writer(handle)
             writer.writerow(header)

@@ -235,6 +235,8 @@ _STORY_CLOZE_COLUMNS = {
     "RandomFifthSentenceQuiz1": "ending0",
     "RandomFifthSentenceQuiz2": "ending1",
 }
+# The header of the official Story Cloze files (for writing files in that format).
+STORY_CLOZE_HEADER = ["InputStoryid", *_STORY_CLOZE_COLUMNS, "AnswerRightEnding"]
 
 
 @dataclass(frozen=True)

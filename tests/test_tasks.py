@@ -12,6 +12,7 @@ from transformers import EvalPrediction
 
 from modeling_gpt1.metrics import load_metric
 from modeling_gpt1.tasks import (
+    STORY_CLOZE_HEADER,
     STORY_CLOZE_SEED,
     TASKS,
     get_task,
@@ -24,16 +25,6 @@ from modeling_gpt1.transforms import FAMILIES
 
 STORY_CLOZE_VAL = "cloze_test_val__spring2016 - cloze_test_ALL_val.csv"
 STORY_CLOZE_TEST = "cloze_test_test__spring2016 - cloze_test_ALL_test.csv"
-STORY_CLOZE_HEADER = [
-    "InputStoryid",
-    "InputSentence1",
-    "InputSentence2",
-    "InputSentence3",
-    "InputSentence4",
-    "RandomFifthSentenceQuiz1",
-    "RandomFifthSentenceQuiz2",
-    "AnswerRightEnding",
-]
 MNLI_HEADER = "index\tpromptID\tpairID\tgenre\ts1_bp\ts2_bp\ts1_p\ts2_p\tsentence1\tsentence2"
 SNLI_TXT_HEADER = "gold_label\ts1_bp\ts2_bp\ts1_p\ts2_p\tsentence1\tsentence2\tcaptionID\tpairID\tlabel1"
 STSB_HEADER = "index\tgenre\tfilename\tyear\told_index\tsource1\tsource2\tsentence1\tsentence2"
