@@ -27,6 +27,7 @@ import numpy as np
 from transformers import AutoConfig, AutoTokenizer, Trainer, TrainingArguments, set_seed
 
 from modeling_gpt1 import (
+    GPT1Config,
     GPT1DataCollator,
     GPT1ForMultipleChoice,
     GPT1ForSequenceClassification,
@@ -35,6 +36,7 @@ from modeling_gpt1 import (
     InputTransform,
     add_auxiliary_loss_logging,
 )
+from modeling_gpt1.configuration_gpt1 import SPECIAL_TOKEN_IDS
 from modeling_gpt1.hub import publish_run
 from modeling_gpt1.reporting import (
     ScriptArgumentParser,
@@ -46,7 +48,7 @@ from modeling_gpt1.reporting import (
 )
 from modeling_gpt1.tasks import TASKS, get_task, load_task_dataset, metric_fn
 from modeling_gpt1.tokenization_gpt1 import add_gpt1_special_tokens
-from modeling_gpt1.training import FINETUNING_DEFAULTS, add_special_tokens
+from modeling_gpt1.training import FINETUNING_DEFAULTS, add_special_tokens, parse_config_overrides
 from modeling_gpt1.transfer import load_with_transferred_layers
 from modeling_gpt1.transforms import TRUNCATIONS
 
@@ -68,8 +70,22 @@ LOSS_PARTS = ["task_loss", "lm_loss"]
 
 @dataclass
 class ModelArguments:
-    model_name_or_path: str = field(metadata={"help": "The pre-trained GPT-1 LM (folder or Hub id) to fine-tune."})
+    model_name_or_path: str | None = field(
+        default=None,
+        metadata={
+            "help": "The pre-trained GPT-1 LM (folder or Hub id) to fine-tune. Without it the model is trained from "
+            "scratch (the paper's 'no pre-training' row): give --tokenizer_name, and --config_name and/or "
+            "--config_overrides for its shape."
+        },
+    )
     tokenizer_name: str | None = field(default=None, metadata={"help": "Tokenizer, if not the model's."})
+    config_name: str | None = field(
+        default=None, metadata={"help": "Config (folder or Hub id) of a model trained from scratch."}
+    )
+    config_overrides: str | None = field(
+        default=None,
+        metadata={"help": "Fields of a model trained from scratch, e.g. n_layer=3,n_embd=96,n_head=4,n_positions=64."},
+    )
     aux_lm_coef: float = field(
         default=0.5, metadata={"help": "Weight lambda of the auxiliary LM loss (L3 = L2 + lambda L1); 0 disables it."}
     )
@@ -82,7 +98,21 @@ class ModelArguments:
     def __post_init__(self):
         if self.aux_lm_coef < 0:
             raise ValueError(f"--aux_lm_coef must be >= 0, got {self.aux_lm_coef}")
-        for flag in ("model_name_or_path", "tokenizer_name"):
+        from_scratch = self.config_name is not None or self.config_overrides is not None
+        if self.model_name_or_path is None and not (from_scratch and self.tokenizer_name):
+            raise ValueError(
+                "give --model_name_or_path (a pre-trained model), or --tokenizer_name with --config_name and/or "
+                "--config_overrides (a model trained from scratch)"
+            )
+        if self.model_name_or_path is not None and from_scratch:
+            raise ValueError(
+                "--config_name and --config_overrides shape a model trained from scratch: drop them, or "
+                "--model_name_or_path"
+            )
+        self.overrides = parse_config_overrides(self.config_overrides or "")  # bad fields fail here, at once
+        if self.num_transferred_layers is not None and self.model_name_or_path is None:
+            raise ValueError("--num_transferred_layers needs --model_name_or_path (the layers to transfer)")
+        for flag in ("model_name_or_path", "tokenizer_name", "config_name"):
             path = getattr(self, flag)
             if path is not None and _is_missing_folder(path):
                 raise FileNotFoundError(f"--{flag} {path}: no such folder (nor a Hub id 'name' or 'owner/name')")
@@ -186,9 +216,21 @@ def longest(ids) -> int:
     return max(map(len, ids)) if ids and isinstance(ids[0], list) else len(ids)
 
 
+def model_config(model_args: ModelArguments, tokenizer, **fields) -> GPT1Config:
+    """The pre-trained model's config, or for a model trained from scratch `--config_name`'s (GPT-1's defaults
+    without it) with `--config_overrides`, sized to the tokenizer's vocabulary and special tokens."""
+    if model_args.model_name_or_path is not None:
+        return AutoConfig.from_pretrained(model_args.model_name_or_path, cache_dir=model_args.cache_dir, **fields)
+    base = {}
+    if model_args.config_name is not None:
+        base = AutoConfig.from_pretrained(model_args.config_name, cache_dir=model_args.cache_dir).to_diff_dict()
+    special = {name: getattr(tokenizer, name, None) for name in SPECIAL_TOKEN_IDS}
+    return GPT1Config(**{**base, **model_args.overrides, "vocab_size": len(tokenizer), **special, **fields})
+
+
 def load_head(spec, model_args: ModelArguments, tokenizer):
-    """The task head on the pre-trained decoder, with the task's labels in its config and the tokenizer's special
-    tokens (the embeddings grow when the tokenizer has new ones)."""
+    """The task head on the pre-trained decoder (or a new one trained from scratch), with the task's labels in its
+    config and the tokenizer's special tokens (the embeddings grow when the tokenizer has new ones)."""
     labels = (
         {}
         if spec.is_regression
@@ -197,15 +239,17 @@ def load_head(spec, model_args: ModelArguments, tokenizer):
             "label2id": {name: i for i, name in enumerate(spec.label_names)},
         }
     )
-    config = AutoConfig.from_pretrained(
-        model_args.model_name_or_path,
+    config = model_config(
+        model_args,
+        tokenizer,
         num_labels=spec.num_labels,
-        cache_dir=model_args.cache_dir,
         problem_type="regression" if spec.is_regression else None,
         **labels,
     )
     head_class = HEADS[spec.family]
-    if model_args.num_transferred_layers is None:
+    if model_args.model_name_or_path is None:
+        model = head_class(config)  # every weight new: the "no pre-training" row of the paper's Table 5
+    elif model_args.num_transferred_layers is None:
         model = from_pretrained_with_new_head(
             head_class, model_args.model_name_or_path, config=config, cache_dir=model_args.cache_dir
         )
@@ -292,7 +336,7 @@ def main(argv: list[str] | None = None, exit_on_user_error: bool = False) -> dic
         add_gpt1_special_tokens(tokenizer)
         if spec.family in SINGLE_SEQUENCE_FAMILIES and hasattr(tokenizer, "set_task_template"):
             tokenizer.set_task_template("classification")
-        config = AutoConfig.from_pretrained(model_args.model_name_or_path, cache_dir=model_args.cache_dir)
+        config = model_config(model_args, tokenizer)
         max_length = data_args.max_seq_length or config.n_positions
         if max_length > config.n_positions:
             raise ValueError(
@@ -360,7 +404,9 @@ def main(argv: list[str] | None = None, exit_on_user_error: bool = False) -> dic
         _publish(training_args, results, spec, data_args, model_args)
 
     shown = {key: value for key, value in results.items() if key.startswith(("eval_", "test_"))}
-    report_run(trainer, spec.name, model_args.model_name_or_path, shown, training_args.output_dir)
+    report_run(
+        trainer, spec.name, model_args.model_name_or_path or "trained from scratch", shown, training_args.output_dir
+    )
     return results
 
 

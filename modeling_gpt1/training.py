@@ -6,7 +6,7 @@ bias or gain weights" (the embeddings included), so no custom optimizer is neede
 
 from transformers import TrainingArguments
 
-from .configuration_gpt1 import SPECIAL_TOKEN_IDS
+from .configuration_gpt1 import SPECIAL_TOKEN_IDS, GPT1Config
 
 
 # Section 4.1, "Fine-tuning details": lr 6.25e-5, batch 32, 3 epochs, linear schedule with warm-up over 0.2% of
@@ -65,3 +65,40 @@ def add_special_tokens(model, tokenizer) -> int:
     for name in SPECIAL_TOKEN_IDS:
         setattr(model.config, name, getattr(tokenizer, name))
     return added
+
+
+def parse_config_overrides(overrides: str, config_class=GPT1Config) -> dict:
+    """``"n_layer=4,n_embd=256,resid_pdrop=0.0"`` -> ``{"n_layer": 4, "n_embd": 256, "resid_pdrop": 0.0}``.
+
+    Each value gets the type of the field's default (int, float, bool, str; ``None`` for none); an unknown field or a
+    value of the wrong type is a ValueError naming it. The config's own checks then judge the values.
+    """
+    defaults = config_class().to_dict()
+    parsed = {}
+    for item in filter(None, (part.strip() for part in overrides.split(","))):
+        key, equals, text = (part.strip() for part in item.partition("="))
+        if not equals:
+            raise ValueError(f"--config_overrides: expected key=value, got {item!r}")
+        if key not in defaults:
+            fields = ", ".join(sorted(k for k in defaults if not k.startswith("_")))
+            raise ValueError(f"--config_overrides: {config_class.__name__} has no field {key!r}; its fields: {fields}")
+        parsed[key] = _parse_value(key, text, defaults[key])
+    return parsed
+
+
+def _parse_value(key: str, text: str, default):
+    if text == "None":
+        return None
+    try:
+        if isinstance(default, bool):
+            if text.lower() not in ("true", "false"):
+                raise ValueError
+            return text.lower() == "true"
+        if isinstance(default, (int, float)):
+            return type(default)(text)
+        if default is None:  # an optional field left unset (e.g. n_inner): a number if it reads as one
+            return int(text) if text.lstrip("-").isdigit() else float(text)
+    except ValueError:
+        kind = {bool: "true/false", int: "an integer", float: "a number"}.get(type(default), "a number")
+        raise ValueError(f"--config_overrides: {key}={text!r} is not {kind}") from None
+    return text

@@ -109,3 +109,55 @@ def test_an_unexpectedly_missing_weight_still_shows_the_load_report(files, tmp_p
     with CaptureLogger(transformers_logging.get_logger("transformers.modeling_utils")) as captured:
         finetune.from_pretrained_with_new_head(GPT1ForSequenceClassification, damaged, num_labels=2)
     assert "LOAD REPORT" in captured.out and "h.1.mlp.c_fc" in captured.out
+
+
+def scratch_argv(files, output_dir, *extra):
+    model, data = files
+    argv = finetune_argv(data, model, output_dir, "--max_steps", "2", "--do_predict", "False", *extra)
+    at = argv.index("--model_name_or_path")
+    return argv[:at] + argv[at + 2 :]
+
+
+def test_training_from_scratch_needs_no_pre_trained_model(files, tmp_path):
+    """The paper's "no pre-training" row: --tokenizer_name and --config_overrides instead of a model folder."""
+    from safetensors.torch import load_file
+
+    model, _ = files
+    output_dir = tmp_path / "scratch"
+    overrides = "n_layer=1,n_embd=16,n_head=2,n_positions=32"
+    results = finetune.main(
+        scratch_argv(files, output_dir, "--tokenizer_name", str(model), "--config_overrides", overrides)
+    )
+    assert "eval_accuracy" in results
+    config = json.loads((output_dir / "config.json").read_text())
+    assert (config["n_layer"], config["n_embd"], config["n_inner"], config["n_positions"]) == (1, 16, 64, 32)
+    pre_trained = load_file(model / "model.safetensors")
+    trained = load_file(output_dir / "model.safetensors")
+    assert trained["transformer.wte.weight"].shape[1] == 16 != pre_trained["transformer.wte.weight"].shape[1]
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        ([], "give --model_name_or_path (a pre-trained model), or --tokenizer_name with --config_name"),
+        (["--config_overrides", "n_layer=1"], "give --model_name_or_path"),
+        (["--tokenizer_name", "{model}", "--config_overrides", "n_layerz=1"], "GPT1Config has no field 'n_layerz'"),
+    ],
+)
+def test_training_from_scratch_user_errors(files, tmp_path, capsys, extra, message):
+    model, _ = files
+    extra = [value.replace("{model}", str(model)) for value in extra]
+    with pytest.raises(SystemExit) as exit:
+        finetune.main(scratch_argv(files, tmp_path / "out", *extra), exit_on_user_error=True)
+    assert exit.value.code == 2
+    assert message in capsys.readouterr().err.strip().splitlines()[-1]
+
+
+def test_config_overrides_with_a_pre_trained_model_is_an_error(files, tmp_path, capsys):
+    model, data = files
+    with pytest.raises(SystemExit) as exit:
+        finetune.main(
+            finetune_argv(data, model, tmp_path / "out", "--config_overrides", "n_layer=1"), exit_on_user_error=True
+        )
+    assert exit.value.code == 2
+    assert "drop them, or --model_name_or_path" in capsys.readouterr().err
