@@ -114,6 +114,13 @@ class ModelArguments:
         if self.config_overrides and self.model_name_or_path:
             raise ValueError("--config_overrides shapes a new model; it cannot change --model_name_or_path's")
         self.overrides = parse_config_overrides(self.config_overrides or "")  # bad fields fail here, at once
+        # Transformers reads a local folder without config.json as the class defaults (here the 117M shape), silently.
+        if (
+            self.config_name
+            and Path(self.config_name).is_dir()
+            and not (Path(self.config_name) / "config.json").is_file()
+        ):
+            raise FileNotFoundError(f"--config_name {self.config_name}: the folder has no config.json")
 
 
 @dataclass
