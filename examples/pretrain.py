@@ -47,7 +47,7 @@ from modeling_gpt1.reporting import (
     user_errors_exit,
 )
 from modeling_gpt1.tokenization_gpt1 import train_gpt1_tokenizer
-from modeling_gpt1.training import PRETRAINING_DEFAULTS, add_special_tokens
+from modeling_gpt1.training import PRETRAINING_DEFAULTS, add_special_tokens, parse_config_overrides
 
 
 logger = logging.getLogger(__name__)
@@ -164,43 +164,6 @@ class DataArguments:
 
 def _extension(path: str) -> str:
     return path.rsplit(".", 1)[-1].lower()
-
-
-def parse_config_overrides(overrides: str, config_class=GPT1Config) -> dict:
-    """``"n_layer=4,n_embd=256,resid_pdrop=0.0"`` -> ``{"n_layer": 4, "n_embd": 256, "resid_pdrop": 0.0}``.
-
-    Each value gets the type of the field's default (int, float, bool, str; ``None`` for none); an unknown field or a
-    value of the wrong type is a ValueError naming it. The config's own checks then judge the values.
-    """
-    defaults = config_class().to_dict()
-    parsed = {}
-    for item in filter(None, (part.strip() for part in overrides.split(","))):
-        key, equals, text = (part.strip() for part in item.partition("="))
-        if not equals:
-            raise ValueError(f"--config_overrides: expected key=value, got {item!r}")
-        if key not in defaults:
-            fields = ", ".join(sorted(k for k in defaults if not k.startswith("_")))
-            raise ValueError(f"--config_overrides: {config_class.__name__} has no field {key!r}; its fields: {fields}")
-        parsed[key] = _parse_value(key, text, defaults[key])
-    return parsed
-
-
-def _parse_value(key: str, text: str, default):
-    if text == "None":
-        return None
-    try:
-        if isinstance(default, bool):
-            if text.lower() not in ("true", "false"):
-                raise ValueError
-            return text.lower() == "true"
-        if isinstance(default, (int, float)):
-            return type(default)(text)
-        if default is None:  # an optional field left unset (e.g. n_inner): a number if it reads as one
-            return int(text) if text.lstrip("-").isdigit() else float(text)
-    except ValueError:
-        kind = {bool: "true/false", int: "an integer", float: "a number"}.get(type(default), "a number")
-        raise ValueError(f"--config_overrides: {key}={text!r} is not {kind}") from None
-    return text
 
 
 def load_raw_data(data_args: DataArguments, cache_dir: str | None):
