@@ -359,7 +359,8 @@ class GPT1Model(GPT1PreTrainedModel):
             raise ValueError(
                 f"{what}: positions reach {int(position_ids.max())} but the model has only "
                 f"n_positions={self.config.n_positions} position embeddings (positions 0..{self.config.n_positions - 1}); "
-                f"truncate longer inputs (tokenizer(..., truncation=True, max_length={self.config.n_positions}))"
+                f"truncate longer inputs (tokenizer(..., truncation=True, max_length={self.config.n_positions}), or "
+                "truncation=True to a pipeline)"
             )
 
     @staticmethod
@@ -610,10 +611,7 @@ class GPT1TaskHeadModel(GPT1PreTrainedModel):
                 raise ValueError(
                     f"regression takes one float target per example ([batch]), got labels of shape {tuple(labels.shape)}"
                 )
-            if not is_tracing(labels):
-                bad = (~torch.isfinite(labels.view(-1).float())).nonzero().flatten().tolist()
-                if bad:
-                    raise ValueError(f"regression labels of example(s) {bad} are not finite (NaN or inf)")
+            self._check_float_labels(labels, "regression labels", "finite (not NaN or inf)", torch.isfinite)
             return F.mse_loss(logits.view(-1), labels.to(logits.dtype).view(-1))
         if problem_type == "multi_label_classification":
             if labels.shape != logits.shape:
@@ -621,12 +619,16 @@ class GPT1TaskHeadModel(GPT1PreTrainedModel):
                     f"multi-label targets must have shape [batch, num_labels] = {tuple(logits.shape)} (one 0/1 "
                     f"column per label), got {tuple(labels.shape)}"
                 )
+            self._check_float_labels(
+                labels, "multi-label targets", "in [0, 1]", lambda values: (values >= 0) & (values <= 1)
+            )
             return F.binary_cross_entropy_with_logits(logits, labels.to(logits.dtype))
         if labels.numel() != labels.shape[0]:
             raise ValueError(
                 f"single-label classification takes one class id per example ([batch]), got labels of shape "
                 f"{tuple(labels.shape)}; for 0/1 targets per label set problem_type='multi_label_classification'"
             )
+        self._check_float_labels(labels, "class ids", "whole numbers", lambda values: values == values.round())
         labels = labels.view(-1).long()
         n_classes = logits.shape[-1]
         if not is_tracing(labels) and bool(
@@ -637,6 +639,18 @@ class GPT1TaskHeadModel(GPT1PreTrainedModel):
                 f"{'answers' if self.needs_sequence_dim else 'classes'} (valid: 0..{n_classes - 1}, or {IGNORE_INDEX} to ignore)"
             )
         return F.cross_entropy(logits, labels, ignore_index=IGNORE_INDEX)
+
+    @staticmethod
+    def _check_float_labels(labels, what, requirement, is_valid):
+        """Raise `ValueError` naming the examples whose float labels are not `requirement` (`is_valid`; NaN never
+        passes); integer labels and traced calls are not checked."""
+        if labels.is_floating_point() and not is_tracing(labels):
+            values = labels.float().reshape(labels.shape[0], -1)
+            bad = (~(is_valid(values) & torch.isfinite(values)).all(dim=-1)).nonzero().flatten().tolist()
+            if bad:
+                raise ValueError(
+                    f"{what} of example(s) {bad} are not {requirement}: {values[bad].flatten().tolist()[:8]}"
+                )
 
     def problem_type(self, labels) -> str:
         """`config.problem_type` when set, else inferred as Transformers' classification heads do: regression for one

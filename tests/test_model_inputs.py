@@ -194,13 +194,33 @@ CASES = [
         "NaN regression label",
         lambda: classifier(config={"num_labels": 1}, input_ids=IDS, labels=torch.tensor([0.5, float("nan")])),
         ValueError,
-        "regression labels of example(s) [1] are not finite",
+        "regression labels of example(s) [1] are not finite (not NaN or inf)",
     ),
     (
         "inf regression label",
         lambda: classifier(config={"num_labels": 1}, input_ids=IDS, labels=torch.tensor([float("inf"), 0.5])),
         ValueError,
-        "regression labels of example(s) [0] are not finite",
+        "regression labels of example(s) [0] are not finite (not NaN or inf)",
+    ),
+    (
+        "NaN multi-label target",
+        lambda: classifier(input_ids=IDS, labels=torch.tensor([[0.0, 1.0], [float("nan"), 0.0]])),
+        ValueError,
+        "multi-label targets of example(s) [1] are not in [0, 1]",
+    ),
+    (
+        "multi-label target of 2",
+        lambda: classifier(input_ids=IDS, labels=torch.tensor([[2.0, 1.0], [0.0, 0.0]])),
+        ValueError,
+        "multi-label targets of example(s) [0] are not in [0, 1]",
+    ),
+    (
+        "fractional class id with problem_type single_label_classification",
+        lambda: classifier(
+            config={"problem_type": "single_label_classification"}, input_ids=IDS, labels=torch.tensor([0.5, 1.0])
+        ),
+        ValueError,
+        "class ids of example(s) [0] are not whole numbers",
     ),
     (
         "class id out of range",
