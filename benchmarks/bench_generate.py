@@ -17,9 +17,9 @@ import platform
 import time
 
 import torch
-from transformers import OpenAIGPTConfig, OpenAIGPTLMHeadModel
 
 from modeling_gpt1 import GPT1Config, GPT1LMHeadModel
+from modeling_gpt1.convert import to_openai_gpt
 from modeling_gpt1.cpu_decoding import enable_cpu_decoding
 
 
@@ -51,39 +51,6 @@ def parse_args(argv=None):
     if args.repeats < 1:
         parser.error("--repeats must be at least 1")
     return args
-
-
-def openai_gpt_config(config: GPT1Config, **extra) -> OpenAIGPTConfig:
-    """Transformers' `openai-gpt` config of the same shape as `config` (plus `extra` fields)."""
-    return OpenAIGPTConfig(
-        vocab_size=config.vocab_size,
-        n_positions=config.n_positions,
-        n_embd=config.n_embd,
-        n_layer=config.n_layer,
-        n_head=config.n_head,
-        afn="gelu",  # the tanh approximation there, "gelu_new" here
-        layer_norm_epsilon=config.layer_norm_epsilon,
-        **extra,
-    )
-
-
-def openai_gpt_state_dict(model) -> dict:
-    """`model`'s weights under `openai-gpt`'s names (other embedding names; both store `Conv1D` weights `[in, out]`)."""
-    renames = {"transformer.wte.": "transformer.tokens_embed.", "transformer.wpe.": "transformer.positions_embed."}
-    state_dict = {}
-    for name, value in model.state_dict().items():
-        for ours, theirs in renames.items():
-            name = name.replace(ours, theirs)
-        state_dict[name] = value
-    return state_dict
-
-
-def to_openai_gpt(model: GPT1LMHeadModel) -> OpenAIGPTLMHeadModel:
-    """The same weights as Transformers' `openai-gpt`."""
-    reference = OpenAIGPTLMHeadModel(openai_gpt_config(model.config))
-    reference.load_state_dict(openai_gpt_state_dict(model), strict=True)
-    reference.tie_weights()
-    return reference.eval()
 
 
 def tokens_per_second(model, prompt: torch.Tensor, new_tokens: int) -> tuple[float, torch.Tensor]:

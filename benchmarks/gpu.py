@@ -61,9 +61,9 @@ def main(argv=None) -> dict:
         )
         raise SystemExit(1)
 
-    from benchmarks.bench_generate import to_openai_gpt
     from benchmarks.workers import matmul_parameters, training_flops_per_token
     from modeling_gpt1 import GPT1Config, GPT1LMHeadModel
+    from modeling_gpt1.convert import to_openai_gpt
 
     device = torch.device(args.device)
     cuda = device.type == "cuda"

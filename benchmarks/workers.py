@@ -23,7 +23,7 @@ from transformers import (  # resolved here, before forking
 )
 from transformers.generation import utils as _generation_utils  # noqa: F401
 
-from benchmarks.bench_generate import openai_gpt_config, openai_gpt_state_dict, to_openai_gpt, weight_bytes
+from benchmarks.bench_generate import weight_bytes
 from modeling_gpt1 import (
     GPT1Config,
     GPT1DataCollator,
@@ -31,6 +31,7 @@ from modeling_gpt1 import (
     GPT1LMHeadModel,
     GPT1WithAuxiliaryLM,
 )
+from modeling_gpt1.convert import openai_gpt_config, openai_gpt_state_dict, to_openai_gpt
 from modeling_gpt1.cpu_decoding import enable_cpu_decoding
 
 

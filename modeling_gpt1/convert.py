@@ -24,7 +24,7 @@ import torch
 from transformers import OpenAIGPTConfig, OpenAIGPTLMHeadModel, OpenAIGPTTokenizer
 
 from .configuration_gpt1 import SPECIAL_TOKENS, GPT1Config
-from .modeling_gpt1 import GPT1LMHeadModel
+from .modeling_gpt1 import GPT1LMHeadModel, GPT1PreTrainedModel
 from .reporting import USER_ERRORS, OneLineErrors, exit_with_one_line
 
 
@@ -257,42 +257,64 @@ def convert_from_transformers(src, dst) -> Path:
     return _save(dst, model, tokenizer)
 
 
-def convert_to_transformers(src, dst) -> Path:
-    """Convert a GPT-1 folder into an `OpenAIGPTLMHeadModel` folder (the special-token rows stay in the embedding).
+def openai_gpt_config(config: GPT1Config, **fields) -> OpenAIGPTConfig:
+    """Transformers' `openai-gpt` config of `config`'s shape (`fields` added or replacing its own).
 
     Transformers' `openai-gpt` has a fixed `4 * n_embd` feed-forward and knows only ReLU, SiLU and the tanh GELU;
-    other GPT-1 shapes are refused.
+    other GPT-1 shapes raise `ValueError`.
     """
-    src = _check_paths(src, dst)
-    source = GPT1LMHeadModel.from_pretrained(src, dtype=torch.float32)
-    source_config = source.config
-    if source_config.n_inner != 4 * source_config.n_embd:
+    if config.n_inner != 4 * config.n_embd:
         raise ValueError(
-            f"{src} has n_inner={source_config.n_inner}; Transformers' openai-gpt only supports 4 * n_embd = "
-            f"{4 * source_config.n_embd}"
+            f"the model has n_inner={config.n_inner}; Transformers' openai-gpt only supports 4 * n_embd = "
+            f"{4 * config.n_embd}"
         )
-    if source_config.afn not in _AFN_TO_TRANSFORMERS:
+    if config.afn not in _AFN_TO_TRANSFORMERS:
         raise ValueError(
-            f"{src} uses afn={source_config.afn!r}; Transformers' openai-gpt supports only "
-            f"{sorted(_AFN_TO_TRANSFORMERS)}"
+            f"the model uses afn={config.afn!r}; Transformers' openai-gpt supports only {sorted(_AFN_TO_TRANSFORMERS)}"
         )
-    config = OpenAIGPTConfig(
-        vocab_size=source_config.vocab_size,
-        afn=_AFN_TO_TRANSFORMERS[source_config.afn],
-        summary_first_dropout=source_config.classifier_dropout,
-        pad_token_id=source_config.pad_token_id,
-        **{field: getattr(source_config, field) for field in _SHARED_CONFIG_FIELDS},
+    shared = {field: getattr(config, field) for field in _SHARED_CONFIG_FIELDS}
+    return OpenAIGPTConfig(
+        **{
+            "vocab_size": config.vocab_size,
+            "afn": _AFN_TO_TRANSFORMERS[config.afn],
+            "summary_first_dropout": config.classifier_dropout,
+            "pad_token_id": config.pad_token_id,
+            **shared,
+            **fields,
+        }
     )
+
+
+def openai_gpt_state_dict(model: GPT1PreTrainedModel) -> dict[str, torch.Tensor]:
+    """`model`'s weights under `openai-gpt`'s names (the blocks' names and `[in, out]` layout are the same in both);
+    the tied LM head is left out, as `openai-gpt` ties it itself."""
     state_dict = {}
-    for key, value in source.state_dict().items():
+    for key, value in model.state_dict().items():
         if key == "lm_head.weight":
             continue
         for theirs, ours in _EMBEDDING_NAMES.items():
             key = key.replace(ours, theirs)
         state_dict[key] = value
-    model = OpenAIGPTLMHeadModel(config)
-    _load_all(model, state_dict)
+    return state_dict
 
+
+def to_openai_gpt(model: GPT1LMHeadModel) -> OpenAIGPTLMHeadModel:
+    """Transformers' `OpenAIGPTLMHeadModel` holding `model`'s weights, in memory (in `model`'s train/eval mode).
+    Raises `ValueError` for a shape `openai-gpt` cannot hold (see `openai_gpt_config`)."""
+    reference = OpenAIGPTLMHeadModel(openai_gpt_config(model.config))
+    _load_all(reference, openai_gpt_state_dict(model))
+    return reference.train(model.training)
+
+
+def convert_to_transformers(src, dst) -> Path:
+    """Convert a GPT-1 folder into an `OpenAIGPTLMHeadModel` folder (the special-token rows stay in the embedding).
+    A shape `openai-gpt` cannot hold raises `ValueError` naming the folder (see `openai_gpt_config`)."""
+    src = _check_paths(src, dst)
+    source = GPT1LMHeadModel.from_pretrained(src, dtype=torch.float32)
+    try:
+        model = to_openai_gpt(source)
+    except ValueError as error:
+        raise ValueError(f"{src}: {error}") from None
     tokenizer = _openai_gpt_tokenizer_from_gpt1(src)
     return _save(dst, model, tokenizer)
 

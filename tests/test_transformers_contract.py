@@ -15,8 +15,6 @@ from transformers import (
     DataCollatorWithFlattening,
     GPT2Config,
     GPT2LMHeadModel,
-    OpenAIGPTConfig,
-    OpenAIGPTLMHeadModel,
 )
 from transformers.cache_utils import DynamicCache
 
@@ -29,6 +27,7 @@ from modeling_gpt1 import (
     GPT1Model,
     GPT1WithAuxiliaryLM,
 )
+from modeling_gpt1.convert import to_openai_gpt
 
 
 # The issue's tiny shape; the special tokens take ids 96..99.
@@ -203,7 +202,7 @@ def test_token_type_ids_add_segment_embeddings_as_openai_gpt_does():
     """Transformers' openai-gpt embeds token_type_ids with the token embedding and adds them: same weights, same
     inputs, same logits."""
     model = gpt1()
-    reference = openai_gpt_with_weights_of(model)
+    reference = to_openai_gpt(model)  # Transformers' openai-gpt with the same weights
     ids = torch.tensor([[5, 6, 7, 8, 9]])
     segments = torch.tensor([[96, 96, 97, 97, 97]])
     with torch.no_grad():
@@ -213,20 +212,6 @@ def test_token_type_ids_add_segment_embeddings_as_openai_gpt_does():
         torch.testing.assert_close(plain, reference(ids).logits, atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(ours, theirs, atol=1e-5, rtol=1e-5)
     assert not torch.allclose(ours, plain)
-
-
-def openai_gpt_with_weights_of(model):
-    config = OpenAIGPTConfig(vocab_size=100, n_positions=64, n_embd=32, n_layer=2, n_head=4, afn="gelu")
-    reference = OpenAIGPTLMHeadModel(config).eval()
-    names = {"transformer.wte": "transformer.tokens_embed", "transformer.wpe": "transformer.positions_embed"}
-    state = {
-        (names[key[: -len(".weight")]] + ".weight" if key[: -len(".weight")] in names else key): value
-        for key, value in model.state_dict().items()
-    }
-    missing, unexpected = reference.load_state_dict(state, strict=False)
-    assert not unexpected and set(missing) <= {"lm_head.weight"}, (missing, unexpected)
-    reference.tie_weights()
-    return reference
 
 
 def test_the_tokenizer_output_carries_no_token_type_ids():
