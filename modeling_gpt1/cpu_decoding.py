@@ -27,20 +27,20 @@ FEW_ROWS = 64
 FUSED_ACTIVATIONS = {"gelu_new": "gelu_pytorch_tanh"}
 
 
-def _splits(x: torch.Tensor, weight: torch.Tensor, split_dim: int) -> int:
-    """How many equal slabs of `weight` along `split_dim` to use for `x`, or 1 for the plain product."""
+def _splits(x: torch.Tensor, weight: torch.Tensor) -> int:
+    """How many equal slabs of `weight`'s rows (as stored) to use for `x`, or 1 for the plain product."""
     if torch.compiler.is_compiling() or torch.is_grad_enabled() or x.device.type != "cpu":
         return 1
     if x.shape[:-1].numel() > FEW_ROWS:
         return 1
-    return math.gcd(torch.get_num_threads(), weight.shape[split_dim])  # equal slabs, at most one a thread
+    return math.gcd(torch.get_num_threads(), weight.shape[0])  # equal slabs, at most one a thread
 
 
 def threaded_matmul(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
     """`x @ weight (+ bias)` for `x` `[..., in]` and `weight` `[in, out]` (a `Conv1D` weight). A few rows without
     autograd on a CPU cut the weight's `in` rows into one contiguous slab per thread and sum the partial products."""
     rows = x.shape[:-1].numel()
-    splits = _splits(x, weight, 0)
+    splits = _splits(x, weight)
     if splits < 2:
         flat = x.reshape(rows, x.shape[-1])
         output = flat @ weight if bias is None else torch.addmm(bias, flat, weight)
@@ -56,7 +56,7 @@ def threaded_linear(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     A few rows without autograd on a CPU cut the weight's `out` rows into one contiguous slab per thread, each giving
     its own columns of the output."""
     rows = x.shape[:-1].numel()
-    splits = _splits(x, weight, 0)
+    splits = _splits(x, weight)
     flat = x.reshape(rows, x.shape[-1])
     if splits < 2:
         output = flat @ weight.t()
