@@ -194,8 +194,9 @@ class GPT1PreTrainedModel(PreTrainedModel):
         return super().save_pretrained(save_directory, *args, **kwargs)
 
     def resize_token_embeddings(self, *args, **kwargs):
-        """Resize as usual, then check the config: a vocabulary that no longer holds a special token's id raises
-        `ValueError` naming the id (set that `*_token_id` to an id inside the vocabulary, or to None, first)."""
+        """Resize as usual, then validate the config as Transformers does: a vocabulary that no longer holds a special
+        token's id raises `StrictDataclassClassValidationError` (huggingface_hub) naming the id (set that
+        `*_token_id` to an id inside the vocabulary, or to None, first)."""
         embeddings = super().resize_token_embeddings(*args, **kwargs)
         self.config.validate()
         return embeddings
