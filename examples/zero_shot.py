@@ -40,7 +40,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 import modeling_gpt1  # noqa: F401  (registers the gpt1 model type with the Auto classes)
 from modeling_gpt1.diagnostics import hidden_state_spread
 from modeling_gpt1.reporting import OneLineErrors, user_errors_exit
-from modeling_gpt1.tasks import load_task_dataset
+from modeling_gpt1.tasks import TASKS, constant_baseline, load_task_dataset
 from modeling_gpt1.zero_shot import (
     HEURISTICS,
     acceptability,
@@ -262,9 +262,10 @@ def collapse_check(model, tokenizer, examples: dict, folder) -> float | None:
 
 
 def _majority(task: str, labels) -> float:
-    """The score of always predicting the most frequent label (CoLA: a constant prediction has correlation 0)."""
-    if task == "cola":
-        return 0.0
+    """The score of the best constant predictor (`constant_baseline`; CoLA: correlation 0; dprd, not a registry
+    task: the most frequent candidate's share)."""
+    if task in TASKS:
+        return constant_baseline(task, labels) if len(labels) else float("nan")
     labels = np.asarray(labels)
     return float(np.bincount(labels).max() / len(labels)) if len(labels) else float("nan")
 

@@ -701,6 +701,29 @@ def metric_fn(task: str | TaskSpec) -> Callable[..., dict[str, float]]:
     return compute_metrics
 
 
+def constant_baseline(task: str | TaskSpec, labels, metric: str | None = None) -> float:
+    """The best score a constant predictor gets on `labels` (``[n]`` class ids, or scores for STS-B), for `metric`
+    (default: the task's main metric). A model scoring no higher has learned nothing the score can show.
+
+    accuracy: the most frequent label's share (multiple choice: the most frequent right answer's); F1: always
+    predicting the positive class (the better constant); Matthews, Pearson and Spearman correlations: 0 (a constant
+    prediction has none). Raises ValueError for empty `labels` or a metric not listed here.
+    """
+    spec = get_task(task)
+    metric = metric or spec.main_metric
+    labels = np.asarray(labels)
+    if labels.size == 0:
+        raise ValueError(f"{spec.name}: no labels to compute a constant baseline on")
+    if metric in ("matthews_correlation", "pearson", "spearmanr"):
+        return 0.0
+    if metric == "accuracy":
+        return float(np.bincount(labels.astype(int)).max() / labels.size)
+    if metric == "f1":
+        positive = float(np.mean(labels == 1))
+        return 2 * positive / (1 + positive)
+    raise ValueError(f"{spec.name}: no constant baseline for the metric {metric!r}")
+
+
 def _predictions(spec: TaskSpec, predictions) -> np.ndarray:
     """One prediction per example: a score for regression, a class id otherwise."""
     if isinstance(predictions, (tuple, list)):
@@ -724,6 +747,7 @@ def _predictions(spec: TaskSpec, predictions) -> np.ndarray:
 __all__ = [
     "TASKS",
     "TaskSpec",
+    "constant_baseline",
     "get_task",
     "load_task_dataset",
     "metric_fn",
