@@ -32,6 +32,8 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -42,7 +44,12 @@ from transformers import AutoConfig, AutoTokenizer, set_seed  # noqa: E402
 
 from modeling_gpt1 import GPT1LMHeadModel  # noqa: E402
 from modeling_gpt1.reporting import format_summary  # noqa: E402
-from modeling_gpt1.tasks import STORY_CLOZE_HEADER, get_task  # noqa: E402
+from modeling_gpt1.tasks import (  # noqa: E402
+    STORY_CLOZE_HEADER,
+    constant_baseline,
+    get_task,
+    load_task_dataset,
+)
 
 
 logger = logging.getLogger("demo")
@@ -62,6 +69,7 @@ SETTINGS = {
         "epochs": 4,
         "finetune_lr": 1e-3,  # a small model from scratch-sized data: higher than the paper's 6.25e-5
         "finetune_batch": 32,
+        "seeds": [0, 1, 2],
     },
     "quick": {
         "vocab_size": 600,
@@ -76,6 +84,7 @@ SETTINGS = {
         "epochs": 1,
         "finetune_lr": 1e-3,
         "finetune_batch": 16,
+        "seeds": [0, 1],
         "max_documents": 150,
     },
 }
@@ -176,8 +185,8 @@ def pretrain_model(args, settings: dict, text_source: list[str], out: Path, card
 
 
 def untrained_copy(pretrained: Path, out: Path, seed: int) -> Path:
-    """The 'without pre-training' baseline: same tokenizer and shape, random weights."""
-    folder = out / "gpt1-untrained"
+    """The 'without pre-training' baseline: same tokenizer and shape, random weights drawn with `seed`."""
+    folder = out / ("gpt1-untrained" if seed == 0 else f"gpt1-untrained-seed{seed}")
     set_seed(seed)
     GPT1LMHeadModel(AutoConfig.from_pretrained(pretrained)).save_pretrained(folder)
     AutoTokenizer.from_pretrained(pretrained).save_pretrained(folder)
@@ -185,7 +194,7 @@ def untrained_copy(pretrained: Path, out: Path, seed: int) -> Path:
 
 
 def finetune_model(
-    args, settings: dict, task: str, data_dir: Path | None, model: Path, out: Path, card: list[str]
+    args, settings: dict, task: str, data_dir: Path | None, model: Path, out: Path, card: list[str], seed: int = 0
 ) -> dict:
     # The demo's own tasks are made at the right size; a paper task is cut to its first --max_train_examples rows.
     cap = args.max_train_examples if args.max_train_examples is not None else settings["n_train"]
@@ -214,12 +223,24 @@ def finetune_model(
             "--do_predict",
             "False",
             "--seed",
-            str(args.seed),
+            str(seed),
             "--output_dir",
             str(out),
             *COMMON_FLAGS,
         ]
     )
+
+
+def constant_score(task: str, data_dir: Path | None, n_examples: int) -> float:
+    """The best constant predictor's score on the first `n_examples` validation examples (those scored)."""
+    labels = load_task_dataset(task, data_dir, splits=["validation"])["validation"]["label"][:n_examples]
+    return constant_baseline(task, labels)
+
+
+def seed_summary(scores: list[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (0 for one score)."""
+    values = np.asarray(scores, dtype=float)
+    return float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else 0.0
 
 
 def main(argv=None) -> dict:
@@ -243,7 +264,14 @@ def main(argv=None) -> dict:
         "800, or 64 with --quick; 0: all of them, e.g. SST-2's 67,349 rows, twice for 4 epochs: hours on a CPU).",
     )
     parser.add_argument("--aux_lm_coef", type=float, default=0.5, help="lambda of the auxiliary LM loss.")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="Seed of the pre-training and of the demo's tasks.")
+    parser.add_argument(
+        "--finetune_seeds",
+        type=int,
+        nargs="+",
+        help="Seeds of the fine-tuning runs; the table gives their mean and standard deviation (default: 0 1 2, or "
+        "0 1 with --quick).",
+    )
     args = parser.parse_args(argv)
     if args.data_dir and len(args.data_dir) != len(args.task or ()):
         parser.error("give one --data_dir per --task")
@@ -287,35 +315,46 @@ def main(argv=None) -> dict:
         args, settings, text_source, out, card_flags("gpt1-demo", STDLIB_DATASET) if own_text else []
     )
     pretrain_results = json.loads((pretrained / "eval_results.json").read_text())
-    untrained = untrained_copy(pretrained, out, args.seed)
 
-    # 3. Fine-tuning with each transformation, with and without pre-training.
+    # 3. Fine-tuning with each transformation, with and without pre-training, over several seeds (the fine-tuning
+    # seed: the head's initialisation, dropout and data order; without pre-training, the whole model's weights too).
+    seeds = args.finetune_seeds if args.finetune_seeds is not None else settings["seeds"]
+    untrained = {seed: untrained_copy(pretrained, out, seed) for seed in seeds}
     rows = []
-    runs = iter(range(1, 2 * len(tasks) + 1))
+    n_runs = 2 * len(tasks) * len(seeds)
+    runs = iter(range(1, n_runs + 1))
     for name, (task, data_dir) in tasks.items():
         spec = get_task(task)
-        scores = {}
-        for start, model in (("pre-trained", pretrained), ("untrained", untrained)):
-            heading(
-                f"Stage 3/4: fine-tuning {name} ({spec.family}) from the {start} model, run {next(runs)} of "
-                f"{2 * len(tasks)}"
-            )
-            suffix = "" if start == "pre-trained" else "-untrained"
-            card = [] if args.task else card_flags(f"gpt1-demo-{name}{suffix}", name)
-            results = finetune_model(args, settings, task, data_dir, model, out / f"{name}-from-{start}", card)
-            scores[start] = results[f"eval_{spec.main_metric}"]
-        rows.append(
-            {"task": name, "transformation": spec.family, "format": task, "metric": spec.main_metric, **scores}
-        )
+        scores = {"pre-trained": [], "untrained": []}
+        for seed in seeds:
+            for start, model in (("pre-trained", pretrained), ("untrained", untrained[seed])):
+                heading(
+                    f"Stage 3/4: fine-tuning {name} ({spec.family}) from the {start} model, seed {seed}, "
+                    f"run {next(runs)} of {n_runs}"
+                )
+                suffix = "" if start == "pre-trained" else "-untrained"
+                card = [] if args.task else card_flags(f"gpt1-demo-{name}{suffix}", name)
+                folder = out / f"{name}-from-{start}"  # seed 0's: the Hub-ready folder; other seeds under seeds/
+                folder = folder if seed == seeds[0] else out / "seeds" / f"{folder.name}-seed{seed}"
+                results = finetune_model(args, settings, task, data_dir, model, folder, card, seed=seed)
+                scores[start].append(results[f"eval_{spec.main_metric}"])
+        row = {"task": name, "transformation": spec.family, "format": task, "metric": spec.main_metric}
+        for start, values in scores.items():
+            row[start], row[f"{start} std"] = seed_summary(values)
+            row[f"{start} scores"] = values
+        row["constant predictor"] = constant_score(task, data_dir, results["eval_samples"])
+        rows.append(row)
 
     # 4. Results table; the scripts wrote each folder's model card.
     heading("Stage 4/4: results")
     summary = {
         "pre-training eval loss": round(pretrain_results["eval_loss"], 3),
         "pre-training perplexity": round(pretrain_results["eval_perplexity"], 1),
+        "fine-tuning seeds": " ".join(map(str, seeds)),
         **{
-            f"{r['task']} ({r['transformation']}, {r['metric']})": f"{r['pre-trained']:.3f} pre-trained | "
-            f"{r['untrained']:.3f} untrained"
+            f"{r['task']} ({r['transformation']}, {r['metric']})": f"{r['pre-trained']:.3f} ± "
+            f"{r['pre-trained std']:.3f} pre-trained | {r['untrained']:.3f} ± {r['untrained std']:.3f} untrained "
+            f"| {r['constant predictor']:.3f} constant"
             for r in rows
         },
         "Hub-ready model": str(pretrained),

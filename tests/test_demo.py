@@ -8,6 +8,7 @@ import re
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import transformers
@@ -60,9 +61,15 @@ def test_demo_prints_the_table_of_all_four_transformations(demo_run, capsys):
         "similarity",
         "multiple_choice",
     }
+    seeds = demo.SETTINGS["quick"]["seeds"]
     for row in rows.values():
         for start in ("pre-trained", "untrained"):
-            assert -1.0 <= row[start] <= 1.0
+            scores = row[f"{start} scores"]
+            assert len(scores) == len(seeds) and all(-1.0 <= score <= 1.0 for score in scores)
+            assert row[start] == pytest.approx(np.mean(scores))
+            assert row[f"{start} std"] == pytest.approx(np.std(scores, ddof=1))
+        labels = demo.load_task_dataset(row["format"], out / "data" / row["task"], splits=["validation"])
+        assert row["constant predictor"] == demo.constant_baseline(row["format"], labels["validation"]["label"])
     saved = json.loads((out / "demo_results.json").read_text())
     assert saved["finetuning"] == results["finetuning"]
     assert results["pretraining"]["eval_perplexity"] == pytest.approx(
@@ -91,7 +98,8 @@ def test_the_cards_name_the_demo_data_and_hold_the_runs_numbers(demo_run):
             assert metadata["pipeline_tag"] == pipeline_tag
             assert metadata["datasets"] == [row["task"]]
             assert metadata["model-index"][0]["name"] == f"gpt1-demo-{row['task']}{suffix}"
-            assert card_metrics(metadata)[row["metric"]] == pytest.approx(row[start])
+            # The Hub-ready folder is the first seed's run; the table gives the mean over the seeds.
+            assert card_metrics(metadata)[row["metric"]] == pytest.approx(row[f"{start} scores"][0])
 
 
 @pytest.mark.parametrize(
@@ -136,8 +144,17 @@ def test_both_pipelines_run_on_the_produced_models(demo_run):
 def test_each_stage_is_announced_and_training_shows_a_progress_bar(demo_console):
     _, _, stdout, stderr = demo_console
     headings = re.findall(r"^===== (Stage \d/4: .*) =====$", stdout, flags=re.MULTILINE)
-    assert [h.split(":")[0] for h in headings] == ["Stage 1/4", "Stage 2/4", *["Stage 3/4"] * 8, "Stage 4/4"]
-    assert "fine-tuning word_order (classification) from the pre-trained model, run 1 of 8" in headings[2]
+    runs = 2 * len(DEMO_TASKS) * len(demo.SETTINGS["quick"]["seeds"])
+    assert [h.split(":")[0] for h in headings] == ["Stage 1/4", "Stage 2/4", *["Stage 3/4"] * runs, "Stage 4/4"]
+    assert (
+        f"fine-tuning word_order (classification) from the pre-trained model, seed 0, run 1 of {runs}" in headings[2]
+    )
+    # The table gives each start's mean ± standard deviation and the constant predictor's score.
+    assert re.search(
+        r"word_order \(classification, matthews_correlation\) +\| -?[\d.]+ ± [\d.]+ pre-trained \| "
+        r"-?[\d.]+ ± [\d.]+ untrained \| 0.000 constant",
+        stdout,
+    )
     steps = demo.SETTINGS["quick"]["pretrain_steps"]
     assert re.search(rf"\b{steps}/{steps} \[\d\d:\d\d<\d\d:\d\d", stderr)  # Trainer's bar: steps, elapsed<ETA
 
