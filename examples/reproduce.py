@@ -105,16 +105,18 @@ class Scale:
     transfer_tasks: tuple[str, ...]
 
 
+# The pre-training of the CPU study: `pretrain.py --preset cpu-books`.
+_BOOKS = pretrain.PRESETS["cpu-books"]
 SCALES = {
     # Two CPU cores, about 1.5 hours: 25 minutes of pre-training, then 78 fine-tuning runs of under a minute.
     "cpu": Scale(
-        model="n_layer=4,n_embd=128,n_head=4,n_positions=128",
-        vocab_size=8000,
-        block_size=128,
-        pretrain_batch=32,
-        pretrain_lr=6e-4,
-        warmup_steps=300,
-        pretrain_steps=1500,
+        model=_BOOKS["config_overrides"],
+        vocab_size=_BOOKS["tokenizer_vocab_size"],
+        block_size=_BOOKS["block_size"],
+        pretrain_batch=_BOOKS["per_device_train_batch_size"],
+        pretrain_lr=_BOOKS["learning_rate"],
+        warmup_steps=_BOOKS["warmup_steps"],
+        pretrain_steps=_BOOKS["max_steps"],
         pretrain_epochs=1,
         checkpoints=6,
         eval_blocks=256,

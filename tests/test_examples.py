@@ -329,6 +329,14 @@ def test_preset_cpu_small_gives_the_demos_settings_below_the_flags_given(tmp_pat
         pretrain.parse_args([*base[:-1], "cpu-large"])
 
 
+def test_preset_cpu_books_gives_the_settings_measured_on_novels(tmp_path):
+    base = ["--train_file", "books.txt", "--output_dir", str(tmp_path), "--preset", "cpu-books"]
+    model_args, data_args, training_args = pretrain.parse_args(base)
+    assert model_args.overrides == {"n_layer": 4, "n_embd": 128, "n_head": 4, "n_positions": 128}
+    assert model_args.tokenizer_vocab_size == 8000 and data_args.block_size == 128
+    assert (training_args.learning_rate, training_args.warmup_steps, training_args.max_steps) == (6e-4, 300, 1500)
+
+
 def test_warm_up_longer_than_the_run_is_warned_about(corpus, tmp_path, caplog):
     pretrain.main(pretrain_argv(corpus, tmp_path / "short", "--max_steps", "2", "--do_eval", "False"))
     [warning] = [r.getMessage() for r in caplog.records if "--warmup_steps" in r.getMessage()]

@@ -91,6 +91,21 @@ def test_constant_baseline_is_the_best_constant_prediction_under_the_task_metric
     assert constant_baseline(task, labels) == pytest.approx(max(scores))
 
 
+def test_the_cpu_study_pre_trains_with_the_cpu_books_preset():
+    preset, scale = reproduce.pretrain.PRESETS["cpu-books"], reproduce.SCALES["cpu"]
+    assert (scale.model, scale.vocab_size, scale.block_size) == (
+        preset["config_overrides"],
+        preset["tokenizer_vocab_size"],
+        preset["block_size"],
+    )
+    assert (scale.pretrain_lr, scale.warmup_steps, scale.pretrain_steps, scale.pretrain_batch) == (
+        preset["learning_rate"],
+        preset["warmup_steps"],
+        preset["max_steps"],
+        preset["per_device_train_batch_size"],
+    )
+
+
 def test_constant_baseline_refuses_empty_labels():
     with pytest.raises(ValueError, match="no labels"):
         constant_baseline("sst2", [])
