@@ -196,7 +196,7 @@ def test_paper_tasks_are_fine_tuned_on_as_many_examples_as_the_demos_own_unless_
         argv = calls[-1]
         return argv[argv.index("--max_train_samples") + 1] if "--max_train_samples" in argv else None
 
-    assert limit(None) == str(demo.SETTINGS["default"]["n_train"])  # 800, not SST-2's 67,349 rows
+    assert limit(None) == str(demo.SETTINGS["default"]["n_train"])  # 600, not SST-2's 67,349 rows
     assert limit(5000) == "5000"
     assert limit(0) is None  # all of them
     assert limit(None, task=None) is None  # the demo's own tasks are made at their size
