@@ -495,9 +495,9 @@ def run_stage(title: str, runs: list[Run], scale: Scale, folders: dict, pretrain
 def zero_shot_stage(args, scale: Scale, folders: dict, pretrained: Path, out: Path) -> None:
     """Score the untrained model and every checkpoint with the zero-shot heuristics (one JSON file per model)."""
     tasks = [task for task in args.tasks if task in HEURISTICS]
-    models = [(0, untrained_lm(pretrained, out)), *checkpoint_steps(pretrained)]
-    if not tasks or not PartialState().is_main_process:
+    if not tasks or not PartialState().is_main_process:  # scoring needs no other process
         return
+    models = [(0, untrained_lm(pretrained, out)), *checkpoint_steps(pretrained)]
     for step, model in tqdm(models, desc="Figure 2 (right): zero-shot", unit="model"):
         target = out / "zero_shot" / f"step-{step}.json"
         if target.is_file():
@@ -738,13 +738,15 @@ def main(argv: list[str] | None = None, *, command_line: bool = False) -> str:
                 text_source = ["--dataset_name", args.dataset_name]
                 text_source += ["--dataset_config_name", args.dataset_config_name] if args.dataset_config_name else []
             folders = task_folders(args, scale, out)
-        write_atomically(out / "study.json", json.dumps({"args": vars(args), "scale": asdict(scale)}, indent=2))
+        if state.is_main_process:
+            write_atomically(out / "study.json", json.dumps({"args": vars(args), "scale": asdict(scale)}, indent=2))
 
     print("Stage 2: pre-training", file=sys.stderr)
     pretrained = pretrain_stage(args, scale, text_source, out)
     n_layer = AutoConfig.from_pretrained(pretrained).n_layer
     run_stage("Stage 3, Table 5", table5_runs(args), scale, folders, pretrained, out)
     zero_shot_stage(args, scale, folders, pretrained, out)
+    state.wait_for_everyone()  # the other processes wait while the main one scores
     run_stage("Stage 5, Figure 2 (left)", transfer_runs(args, scale, n_layer), scale, folders, pretrained, out)
     text = write_report(out) if state.is_main_process else ""
     return _print(text)
