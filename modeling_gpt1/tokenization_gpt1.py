@@ -731,6 +731,11 @@ def train_gpt1_tokenizer(
             "No text to train the tokenizer on: the training files or iterator gave no words (an empty iterator, or "
             "an iterator already consumed?)"
         )
+    if backend.get_vocab_size() > vocab_size:  # the alphabet is kept whole, whatever vocab_size asks
+        logger.warning(
+            f"vocab_size={vocab_size} is below the corpus's alphabet: the BPE vocabulary has "
+            f"{backend.get_vocab_size()} symbols (<unk> and every character, no merge), the smallest it can have"
+        )
     return GPT1Tokenizer(tokenizer_object=_renumbered(backend), task_template=task_template)
 
 

@@ -78,6 +78,22 @@ def test_training_reaches_vocab_size_on_enough_text(corpus_file):
     assert tokenizer.vocab_size == 100 and len(tokenizer) == 104
 
 
+def test_a_vocab_size_below_the_alphabet_is_warned_about_not_silently_exceeded(corpus_file):
+    from transformers.testing_utils import CaptureLogger
+
+    from modeling_gpt1 import tokenization_gpt1
+
+    with CaptureLogger(tokenization_gpt1.logger) as captured:
+        tokenizer = train_gpt1_tokenizer([corpus_file], vocab_size=5, min_frequency=1, show_progress=False)
+    assert tokenizer.vocab_size > 5
+    assert (
+        f"vocab_size=5 is below the corpus's alphabet: the BPE vocabulary has {tokenizer.vocab_size}" in captured.out
+    )
+    with CaptureLogger(tokenization_gpt1.logger) as captured:
+        train_gpt1_tokenizer([corpus_file], vocab_size=100, min_frequency=1, show_progress=False)
+    assert "below the corpus's alphabet" not in captured.out
+
+
 def test_training_from_an_iterator_of_batches_sees_the_same_text_as_the_file(corpus_file, tokenizer):
     # BpeTrainer breaks ties between equally frequent symbols in hash order, so ids may differ from run to run;
     # what must match is the vocabulary size, the alphabet and the round trip.
