@@ -447,6 +447,7 @@ def finetune_run(run: Run, scale: Scale, data_dir: Path | None, pretrained: Path
             "score": results[f"eval_{spec.main_metric}"],
             "baseline": validation_baseline(run.task, data_dir, scale),
             "validation_examples": results["eval_samples"],
+            "train_task_loss": last_epoch_task_loss(folder),
             "train_examples": results.get("train_samples"),
             "minutes": round((time.time() - started) / 60, 2),
             "argv": argv,
@@ -468,6 +469,19 @@ def validation_baseline(task: str, data_dir: Path | None, scale: Scale) -> float
         labels = validation["label"][: scale.validation_examples]
         _BASELINES[task] = constant_baseline(task, labels)
     return _BASELINES[task]
+
+
+def last_epoch_task_loss(folder: Path) -> float | None:
+    """The task loss logged over the last epoch of a run's training (`trainer_state.json`; with the auxiliary LM,
+    its `task_loss` part): near ln(number of classes) when the head has not learned to fit even its training data."""
+    state = folder / "trainer_state.json"
+    if not state.is_file():
+        return None
+    logs = [entry for entry in json.loads(state.read_text())["log_history"] if "loss" in entry and "step" in entry]
+    if not logs:
+        return None
+    last_epoch = [entry for entry in logs if entry["epoch"] > logs[-1]["epoch"] - 1]
+    return float(np.mean([entry.get("task_loss", entry["loss"]) for entry in last_epoch]))
 
 
 def run_stage(title: str, runs: list[Run], scale: Scale, folders: dict, pretrained: Path, out: Path) -> None:
@@ -528,9 +542,15 @@ def zero_shot_stage(args, scale: Scale, folders: dict, pretrained: Path, out: Pa
 def load_results(out: Path) -> tuple[list[dict], list[dict], dict | None]:
     """The finished fine-tuning runs, zero-shot rows and the pre-training's evaluation."""
     runs = [json.loads(path.read_text()) for path in sorted(out.glob("runs/*/*/result.json"))]
+    for run in runs:  # results written before the training loss was recorded
+        run.setdefault("train_task_loss", last_epoch_task_loss(out / Run(**_run_fields(run)).folder))
     zero = [row for path in sorted(out.glob("zero_shot/step-*.json")) for row in json.loads(path.read_text())]
     evaluation = out / "pretrain" / "eval_results.json"
     return runs, zero, json.loads(evaluation.read_text()) if evaluation.is_file() else None
+
+
+def _run_fields(result: dict) -> dict:
+    return {name: result[name] for name in Run.__dataclass_fields__}
 
 
 def summarise(scores: list[float]) -> dict:
@@ -580,6 +600,56 @@ def table5_markdown(runs: list[dict]) -> str:
     lines.append("| pre-training gain (full - no_pretraining) | " + " | ".join(gains) + " |")
     for variant, paper in PAPER_TABLE5.items():
         lines.append(f"| paper: {variant} | " + " | ".join(str(paper.get(task, "-")) for task in tasks) + " |")
+    return "\n".join(lines)
+
+
+def constant_guess_loss(task: str, labels) -> float:
+    """The training loss of a head that ignores its input: the label entropy (nats) for classification, ln(number of
+    answers) for multiple choice (each answer is scored alone, so no constant prefers one), the label variance for
+    regression (the mean squared error of predicting the mean)."""
+    spec = get_task(task)
+    labels = np.asarray(labels)
+    if spec.is_regression:
+        return float(labels.var())
+    if spec.family == "multiple_choice":
+        return float(np.log(spec.num_labels))
+    shares = np.bincount(labels.astype(int)) / labels.size
+    shares = shares[shares > 0]
+    return float(-(shares * np.log(shares)).sum())
+
+
+def study_folders(out: Path) -> dict[str, Path]:
+    """The local task folders a finished study read (held-out GLUE copies, the Story Cloze folder)."""
+    study = out / "study.json"
+    args = json.loads(study.read_text())["args"] if study.is_file() else {}
+    folders = {task: out / "data" / name for task, name in GLUE_FOLDERS.items() if (out / "data" / name).is_dir()}
+    if args.get("story_cloze_dir"):
+        folders["rocstories"] = Path(args["story_cloze_dir"])
+    return folders
+
+
+def training_loss_markdown(runs: list[dict], out: Path) -> str:
+    """Per task and Table 5 row, the task loss over the last training epoch (mean over seeds), beside the loss of a
+    head that ignores its input (`constant_guess_loss` of the validation labels): whether the model fit its training
+    data at all."""
+    tasks = [task for task in TASKS if any(run["task"] == task for run in runs)]
+    lines = ["| row | " + " | ".join(tasks) + " |", "|---" * (len(tasks) + 1) + "|"]
+    for variant in VARIANTS:
+        values = []
+        for task in tasks:
+            losses = [r["train_task_loss"] for r in runs if (r["task"], r["name"]) == (task, variant)]
+            losses = [loss for loss in losses if loss is not None]
+            values.append(f"{np.mean(losses):.3f}" if losses else "-")
+        lines.append(f"| {variant} | " + " | ".join(values) + " |")
+    folders = study_folders(out)
+    guesses = []
+    for task in tasks:
+        if task in folders:
+            labels = load_task_dataset(task, folders[task], splits=["validation"])["validation"]["label"]
+            guesses.append(f"{constant_guess_loss(task, labels):.3f}")
+        else:
+            guesses.append("-")
+    lines.append("| a constant guess | " + " | ".join(guesses) + " |")
     return "\n".join(lines)
 
 
@@ -705,6 +775,14 @@ def write_report(out: Path) -> str:
         table5_markdown(fine) if fine else "(no finished run)",
         "",
     ]
+    if fine:
+        parts += [
+            "Training task loss over the last epoch (mean over seeds; STS-B: mean squared error), beside the loss "
+            "of a head that ignores its input:",
+            "",
+            training_loss_markdown(fine, out),
+            "",
+        ]
     if any(run["name"].startswith("transfer_") for run in runs):
         parts += ["## Figure 2 (left): transferred blocks", "", transfer_markdown(runs, n_layer), ""]
     if zero:

@@ -106,6 +106,15 @@ def test_the_cpu_study_pre_trains_with_the_cpu_books_preset():
     )
 
 
+def test_constant_guess_loss_is_the_loss_of_a_head_that_ignores_its_input():
+    assert reproduce.constant_guess_loss("sst2", [0, 1, 1, 0]) == pytest.approx(np.log(2))
+    assert reproduce.constant_guess_loss("cola", [1, 1, 1, 0]) == pytest.approx(
+        -(0.75 * np.log(0.75) + 0.25 * np.log(0.25))
+    )
+    assert reproduce.constant_guess_loss("rocstories", [0, 0, 0]) == pytest.approx(np.log(2))
+    assert reproduce.constant_guess_loss("stsb", [1.0, 3.0]) == pytest.approx(1.0)
+
+
 def test_constant_baseline_refuses_empty_labels():
     with pytest.raises(ValueError, match="no labels"):
         constant_baseline("sst2", [])
@@ -152,6 +161,7 @@ def test_the_study_runs_every_stage_and_records_each_run(study):
     assert runs == table5 | transfer
     for run in results["finetuning"]:
         assert run["seed"] == 0 and "--seed" in run["argv"] and run["validation_examples"] == 40
+        assert 0 < run["train_task_loss"] < 5  # the task part of the loss, read from the run's trainer_state.json
     scratch = next(run for run in results["finetuning"] if run["name"] == "no_pretraining")
     assert "--model_name_or_path" not in scratch["argv"] and "--config_name" in scratch["argv"]
     # The corpus was trained on without the Project Gutenberg header.
@@ -175,6 +185,10 @@ def test_every_score_sits_beside_the_constant_predictor_of_its_validation_labels
     sst2 = next(run["baseline"] for run in results["finetuning"] if run["task"] == "sst2")
     assert f"{100 * sst2:.1f}" in constant_row
     assert "| pre-training gain" in report and "| paper: full | 91.3 |" in report
+    # Beside the training losses, the loss of a head that ignores its input (SST-2's label entropy here).
+    labels = load_task_dataset("sst2", out / "data" / "SST-2", splits=["validation"])["validation"]["label"]
+    guess_row = next(line for line in report.splitlines() if line.startswith("| a constant guess"))
+    assert f"| {reproduce.constant_guess_loss('sst2', labels):.3f} |" in guess_row
 
 
 def test_a_second_run_resumes_without_training_again(study, monkeypatch):
