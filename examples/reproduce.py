@@ -705,7 +705,7 @@ def plot_report(runs: list[dict], zero: list[dict], n_layer: int, out: Path) -> 
         axis.set_xticks(np.arange(len(tasks)) + width, [f"{task}\n{runs_metric(runs, task)}" for task in tasks])
         axis.set_ylabel("validation score (dotted: constant predictor)")
         axis.set_title("Table 5: mean and standard deviation over seeds")
-        axis.legend()
+        axis.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=len(VARIANTS))
         written.append(_save(figure, out / "table5.png"))
     transfer_tasks = [task for task in tasks if (task, "transfer_0") in stats]
     if transfer_tasks:
