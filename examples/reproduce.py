@@ -9,13 +9,13 @@ checkpoint. Stages, each with a progress bar:
 2. pre-training (`examples/pretrain.py`), keeping `checkpoints` checkpoints along the way;
 3. Table 5: fine-tuning (`examples/finetune.py`) on each task, from the pre-trained model with the auxiliary LM
    (`full`), without it (`no_aux_lm`), and from random weights (`no_pretraining`), each with every seed;
-4. Figure 2, right: the zero-shot heuristics (`examples/zero_shot.py`, section 5) on an untrained model and on
+4. Figure 2, left: fine-tuning with only the first k pre-trained blocks transferred, k = 0 .. n_layer;
+5. Figure 2, right: the zero-shot heuristics (`examples/zero_shot.py`, section 5) on an untrained model and on
    every pre-training checkpoint;
-5. Figure 2, left: fine-tuning with only the first k pre-trained blocks transferred, k = 0 .. n_layer;
 6. the report: `report.md` (tables, each score beside the best constant predictor's), `table5.png`,
    `figure2_left.png`, `figure2_right.png` and `results.json`.
 
-    # this machine's study (about 1.5 hours on two CPU cores)
+    # this machine's study (about 1.75 hours on two CPU cores)
     python examples/reproduce.py --corpus "books/*.txt" --glue_dir glue/ --story_cloze_dir rocstories/
     # the paper's scale on GPUs: its 117M model, Hub data sets, official validation splits
     accelerate launch examples/reproduce.py --scale paper --dataset_name <a BookCorpus copy> \\
@@ -255,8 +255,9 @@ def hold_out(task: str, source: Path, folder: Path, size: int) -> Path:
     random.Random(HOLD_OUT_SEED).shuffle(order)
     held = set(order[:size])
     folder.mkdir(parents=True, exist_ok=True)
-    write_atomically(folder / dev_name, "".join(header + [rows[i] for i in sorted(held)]))
+    # dev.tsv marks the folder as made: written last, so that an interrupted copy is made again.
     write_atomically(folder / train_name, "".join(header + [row for i, row in enumerate(rows) if i not in held]))
+    write_atomically(folder / dev_name, "".join(header + [rows[i] for i in sorted(held)]))
     return folder
 
 
@@ -276,6 +277,25 @@ def task_folders(args, scale: Scale, out: Path) -> dict[str, Path | None]:
     return folders
 
 
+# What a study's finished parts depend on: resuming with other values would mix two studies in one report.
+STUDY_KEYS = ("corpus", "dataset_name", "dataset_config_name", "glue_dir", "story_cloze_dir", "scale")
+
+
+def check_same_study(args, scale: Scale, out: Path) -> None:
+    """Raise ValueError when `out` holds a study made with other data or sizes (`--tasks` and `--seeds` may grow)."""
+    study = out / "study.json"
+    if not study.is_file():
+        return
+    before = json.loads(study.read_text())
+    changed = [key for key in STUDY_KEYS if before["args"].get(key) != vars(args).get(key)]
+    changed += ["scale's sizes"] if before["scale"] != json.loads(json.dumps(asdict(scale))) else []
+    if changed:
+        raise ValueError(
+            f"--output_dir {out} holds a study made with another {', '.join(changed)}: resume it with the same "
+            "arguments, or give another --output_dir"
+        )
+
+
 def write_atomically(path: Path, text: str) -> None:
     """Write `text` to `path` through a temporary file, so that an interrupted run never leaves half a file."""
     partial = path.with_name(path.name + ".partial")
@@ -285,6 +305,14 @@ def write_atomically(path: Path, text: str) -> None:
 
 # ---------------------------------------------------------------------------------------------------------
 # Stage 2: pre-training
+
+
+def per_device(batch: int) -> str:
+    """The per-process batch that makes `batch` examples a step over all processes (`accelerate launch`)."""
+    processes = PartialState().num_processes
+    if batch % processes:
+        raise ValueError(f"the study's batch of {batch} does not split evenly over {processes} processes")
+    return str(batch // processes)
 
 
 def pretrain_stage(args, scale: Scale, text_source: list[str], out: Path) -> Path:
@@ -307,9 +335,9 @@ def pretrain_stage(args, scale: Scale, text_source: list[str], out: Path) -> Pat
             "--num_train_epochs",
             str(scale.pretrain_epochs),
             "--per_device_train_batch_size",
-            str(scale.pretrain_batch),
+            per_device(scale.pretrain_batch),
             "--per_device_eval_batch_size",
-            str(scale.pretrain_batch),
+            per_device(scale.pretrain_batch),
             "--learning_rate",
             str(scale.pretrain_lr),
             "--warmup_steps",
@@ -343,10 +371,13 @@ def untrained_lm(pretrained: Path, out: Path) -> Path:
     """A language model of the pre-trained one's shape and tokenizer with random weights (seed 0): the zero-shot
     scores at step 0."""
     folder = out / "untrained"
-    if not (folder / "model.safetensors").is_file():
+    if not folder.is_dir():  # written whole under another name, then renamed: never half there
+        partial = out / "untrained.partial"
+        shutil.rmtree(partial, ignore_errors=True)
         set_seed(0)
-        GPT1LMHeadModel(AutoConfig.from_pretrained(pretrained)).save_pretrained(folder)
-        AutoTokenizer.from_pretrained(pretrained).save_pretrained(folder)
+        GPT1LMHeadModel(AutoConfig.from_pretrained(pretrained)).save_pretrained(partial)
+        AutoTokenizer.from_pretrained(pretrained).save_pretrained(partial)
+        partial.rename(folder)
     return folder
 
 
@@ -357,7 +388,7 @@ def checkpoint_steps(pretrained: Path) -> list[tuple[int, Path]]:
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Stages 3 and 5: fine-tuning runs
+# Stages 3 and 4: fine-tuning runs
 
 
 @dataclass(frozen=True)
@@ -389,6 +420,11 @@ def table5_runs(args) -> list[Run]:
 def transfer_runs(args, scale: Scale, n_layer: int) -> list[Run]:
     """Figure 2, left: k = 0 .. n_layer - 1 transferred blocks (k = n_layer is Table 5's `full` run)."""
     tasks = [task for task in scale.transfer_tasks if task in args.tasks]
+    if not tasks:
+        print(
+            f"Figure 2 (left) is left out: none of its tasks ({', '.join(scale.transfer_tasks)}) is studied.",
+            file=sys.stderr,
+        )
     return [
         Run(task, f"transfer_{k}", seed, True, 0.5, k) for task in tasks for seed in args.seeds for k in range(n_layer)
     ]
@@ -422,9 +458,9 @@ def finetune_run(run: Run, scale: Scale, data_dir: Path | None, pretrained: Path
         "--warmup_steps",
         str(scale.finetune_warmup),
         "--per_device_train_batch_size",
-        str(scale.finetune_batch),
+        per_device(scale.finetune_batch),
         "--per_device_eval_batch_size",
-        str(scale.finetune_batch),
+        per_device(scale.finetune_batch),
         "--do_predict",
         "False",
         "--save_strategy",
@@ -503,7 +539,7 @@ def run_stage(title: str, runs: list[Run], scale: Scale, folders: dict, pretrain
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Stage 4: zero-shot over the pre-training
+# Stage 5: zero-shot over the pre-training
 
 
 def zero_shot_stage(args, scale: Scale, folders: dict, pretrained: Path, out: Path) -> None:
@@ -512,27 +548,25 @@ def zero_shot_stage(args, scale: Scale, folders: dict, pretrained: Path, out: Pa
     if not tasks or not PartialState().is_main_process:  # scoring needs no other process
         return
     models = [(0, untrained_lm(pretrained, out)), *checkpoint_steps(pretrained)]
-    for step, model in tqdm(models, desc="Figure 2 (right): zero-shot", unit="model"):
+    for step, model in tqdm(models, desc="Stage 5, Figure 2 (right): zero-shot", unit="model"):
         target = out / "zero_shot" / f"step-{step}.json"
         if target.is_file():
             continue
         target.parent.mkdir(parents=True, exist_ok=True)
-        data_dirs = [str(folders[task]) for task in tasks] if all(folders[task] for task in tasks) else []
-        rows = zero_shot.main(
-            [
-                str(model),
-                "--task",
-                *tasks,
-                *(["--data_dir", *data_dirs] if data_dirs else []),
-                *(["--max_examples", str(scale.zero_shot_examples)] if scale.zero_shot_examples else []),
-                "--output_file",
-                str(target) + ".partial",
-            ]
-        )
+        rows = []
+        for task in tasks:  # one call each: a task's own folder, or the Hub where it has none
+            rows += zero_shot.main(
+                [
+                    str(model),
+                    "--task",
+                    task,
+                    *(["--data_dir", str(folders[task])] if folders[task] else []),
+                    *(["--max_examples", str(scale.zero_shot_examples)] if scale.zero_shot_examples else []),
+                ]
+            )
         for row in rows:
             row["step"] = step
         write_atomically(target, json.dumps(rows, indent=2) + "\n")
-        Path(str(target) + ".partial").unlink(missing_ok=True)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -595,8 +629,12 @@ def table5_markdown(runs: list[dict]) -> str:
         if full is None or scratch is None:
             gains.append("-")
             continue
+        gain = f"{100 * (full['mean'] - scratch['mean']):+.1f}"
+        if min(full["n"], scratch["n"]) < 2:  # no spread to compare the gain with
+            gains.append(f"{gain} (one seed)")
+            continue
         error = np.sqrt(full["std"] ** 2 / full["n"] + scratch["std"] ** 2 / scratch["n"])
-        gains.append(f"{100 * (full['mean'] - scratch['mean']):+.1f} ± {100 * error:.1f}")
+        gains.append(f"{gain} ± {100 * error:.1f}")
     lines.append("| pre-training gain (full - no_pretraining) | " + " | ".join(gains) + " |")
     for variant, paper in PAPER_TABLE5.items():
         lines.append(f"| paper: {variant} | " + " | ".join(str(paper.get(task, "-")) for task in tasks) + " |")
@@ -609,28 +647,30 @@ def constant_guess_loss(task: str, labels) -> float:
     regression (the mean squared error of predicting the mean)."""
     spec = get_task(task)
     labels = np.asarray(labels)
-    if spec.is_regression:
+    if spec.is_regression and labels.size:
         return float(labels.var())
     if spec.family == "multiple_choice":
         return float(np.log(spec.num_labels))
+    if labels.size == 0:
+        raise ValueError(f"{spec.name}: no labels to compute a constant guess's loss on")
     shares = np.bincount(labels.astype(int)) / labels.size
     shares = shares[shares > 0]
     return float(-(shares * np.log(shares)).sum())
 
 
-def study_folders(out: Path) -> dict[str, Path]:
-    """The local task folders a finished study read (held-out GLUE copies, the Story Cloze folder)."""
+def study_glue_folders(out: Path) -> dict[str, Path]:
+    """The local GLUE folders a study's runs read (its held-out copies, or `--glue_dir`'s own); none from the Hub."""
     study = out / "study.json"
-    args = json.loads(study.read_text())["args"] if study.is_file() else {}
-    folders = {task: out / "data" / name for task, name in GLUE_FOLDERS.items() if (out / "data" / name).is_dir()}
-    if args.get("story_cloze_dir"):
-        folders["rocstories"] = Path(args["story_cloze_dir"])
-    return folders
+    glue_dir = json.loads(study.read_text())["args"].get("glue_dir") if study.is_file() else None
+    if glue_dir is None:
+        return {}
+    made = {task: out / "data" / name for task, name in GLUE_FOLDERS.items()}
+    return {task: made[task] if made[task].is_dir() else Path(glue_dir) / name for task, name in GLUE_FOLDERS.items()}
 
 
 def training_loss_markdown(runs: list[dict], out: Path) -> str:
     """Per task and Table 5 row, the task loss over the last training epoch (mean over seeds), beside the loss of a
-    head that ignores its input (`constant_guess_loss` of the validation labels): whether the model fit its training
+    head that ignores its input (`constant_guess_loss` of the training labels): whether the model fit its training
     data at all."""
     tasks = [task for task in TASKS if any(run["task"] == task for run in runs)]
     lines = ["| row | " + " | ".join(tasks) + " |", "|---" * (len(tasks) + 1) + "|"]
@@ -641,14 +681,18 @@ def training_loss_markdown(runs: list[dict], out: Path) -> str:
             losses = [loss for loss in losses if loss is not None]
             values.append(f"{np.mean(losses):.3f}" if losses else "-")
         lines.append(f"| {variant} | " + " | ".join(values) + " |")
-    folders = study_folders(out)
+    folders = study_glue_folders(out)
     guesses = []
     for task in tasks:
-        if task in folders:
-            labels = load_task_dataset(task, folders[task], splits=["validation"])["validation"]["label"]
-            guesses.append(f"{constant_guess_loss(task, labels):.3f}")
-        else:
+        if get_task(task).family == "multiple_choice":
+            guesses.append(f"{constant_guess_loss(task, []):.3f}")
+            continue
+        try:
+            labels = load_task_dataset(task, folders[task], splits=["train"])["train"]["label"]
+        except (KeyError, OSError, ValueError):  # from the Hub, or the folder is gone
             guesses.append("-")
+            continue
+        guesses.append(f"{constant_guess_loss(task, labels):.3f}")
     lines.append("| a constant guess | " + " | ".join(guesses) + " |")
     return "\n".join(lines)
 
@@ -662,6 +706,8 @@ def transfer_markdown(runs: list[dict], n_layer: int) -> str:
     for k in range(n_layer + 1):
         name = "full" if k == n_layer else f"transfer_{k}"
         lines.append(f"| {k} | " + " | ".join(cell(stats.get((task, name))) for task in tasks) + " |")
+    baselines = {run["task"]: run["baseline"] for run in runs}
+    lines.append("| constant predictor | " + " | ".join(f"{100 * baselines[task]:.1f}" for task in tasks) + " |")
     return "\n".join(lines)
 
 
@@ -707,7 +753,7 @@ def plot_report(runs: list[dict], zero: list[dict], n_layer: int, out: Path) -> 
         axis.set_title("Table 5: mean and standard deviation over seeds")
         axis.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=len(VARIANTS))
         written.append(_save(figure, out / "table5.png"))
-    transfer_tasks = [task for task in tasks if (task, "transfer_0") in stats]
+    transfer_tasks = [task for task in tasks if (task, "transfer_0") in stats] if n_layer else []
     if transfer_tasks:
         figure, axis = plt.subplots(figsize=(6, 4))
         for task in transfer_tasks:
@@ -783,8 +829,15 @@ def write_report(out: Path) -> str:
             training_loss_markdown(fine, out),
             "",
         ]
-    if any(run["name"].startswith("transfer_") for run in runs):
-        parts += ["## Figure 2 (left): transferred blocks", "", transfer_markdown(runs, n_layer), ""]
+    if n_layer and any(run["name"].startswith("transfer_") for run in runs):
+        parts += [
+            "## Figure 2 (left): transferred blocks",
+            "",
+            "Mean ± standard deviation over seeds (number of seeds), x100; all blocks = Table 5's `full` row.",
+            "",
+            transfer_markdown(runs, n_layer),
+            "",
+        ]
     if zero:
         parts += ["## Figure 2 (right): zero-shot over pre-training", "", zero_shot_markdown(zero), ""]
     plots = plot_report(runs, zero, n_layer, out)
@@ -805,10 +858,13 @@ def main(argv: list[str] | None = None, *, command_line: bool = False) -> str:
         args = parse_args(argv)
         out = Path(args.output_dir)
         if args.report_only:
+            if not (out / "study.json").is_file():
+                raise FileNotFoundError(f"--output_dir {out}: no study there (study.json is missing)")
             return _print(write_report(out))
         scale = SCALES[args.scale]
         state = PartialState()
         out.mkdir(parents=True, exist_ok=True)
+        check_same_study(args, scale, out)
         with state.main_process_first():  # the files are written once, then read by every process
             if args.corpus:
                 text_source = ["--train_file", prepare_corpus(args.corpus, out / "corpus")]
@@ -823,9 +879,9 @@ def main(argv: list[str] | None = None, *, command_line: bool = False) -> str:
     pretrained = pretrain_stage(args, scale, text_source, out)
     n_layer = AutoConfig.from_pretrained(pretrained).n_layer
     run_stage("Stage 3, Table 5", table5_runs(args), scale, folders, pretrained, out)
+    run_stage("Stage 4, Figure 2 (left)", transfer_runs(args, scale, n_layer), scale, folders, pretrained, out)
+    # The main process alone scores and reports; nothing collective follows, so the others need not wait for it.
     zero_shot_stage(args, scale, folders, pretrained, out)
-    state.wait_for_everyone()  # the other processes wait while the main one scores
-    run_stage("Stage 5, Figure 2 (left)", transfer_runs(args, scale, n_layer), scale, folders, pretrained, out)
     text = write_report(out) if state.is_main_process else ""
     return _print(text)
 

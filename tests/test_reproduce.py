@@ -55,7 +55,11 @@ def test_hold_out_splits_a_train_file_into_disjoint_train_and_validation(tmp_pat
         assert (len(splits["train"]), len(splits["validation"])) == (120, 40)
         text = splits["train"].column_names[0]
         assert not set(splits["train"][text]) & set(splits["validation"][text])
-        # The same split every time (the runs' seeds do not move it), and made only once.
+        # Made only once: a second call leaves the files as they are.
+        written = {name: (made / name).stat().st_mtime_ns for name in ("train.tsv", "dev.tsv")}
+        assert reproduce.hold_out(task, tmp_path / "glue" / folder, made, 40) == made
+        assert {name: (made / name).stat().st_mtime_ns for name in written} == written
+        # The same split every time (the runs' seeds do not move it); a copy without its dev.tsv is made again.
         first = (made / "dev.tsv").read_text()
         (made / "dev.tsv").unlink()
         assert reproduce.hold_out(task, tmp_path / "glue" / folder, made, 40) == made
@@ -186,7 +190,7 @@ def test_every_score_sits_beside_the_constant_predictor_of_its_validation_labels
     assert f"{100 * sst2:.1f}" in constant_row
     assert "| pre-training gain" in report and "| paper: full | 91.3 |" in report
     # Beside the training losses, the loss of a head that ignores its input (SST-2's label entropy here).
-    labels = load_task_dataset("sst2", out / "data" / "SST-2", splits=["validation"])["validation"]["label"]
+    labels = load_task_dataset("sst2", out / "data" / "SST-2", splits=["train"])["train"]["label"]
     guess_row = next(line for line in report.splitlines() if line.startswith("| a constant guess"))
     assert f"| {reproduce.constant_guess_loss('sst2', labels):.3f} |" in guess_row
 
@@ -214,9 +218,33 @@ def test_only_a_missing_run_is_run_again(study, monkeypatch):
     assert (out / "runs" / "rte" / "no_aux_lm-seed0" / "result.json").is_file()
 
 
-def test_report_only_needs_no_data(study, capsys):
+def test_report_only_rewrites_the_report_and_needs_no_data(study, tmp_path):
     out, _, report = study
     assert reproduce.main(["--report_only", "--output_dir", str(out)]) == report
+    # Without the task files (another machine): the same tables, less the constant-guess losses that need them.
+    glue = out.parent / "glue"
+    (out / "data").rename(tmp_path / "data")
+    glue.rename(tmp_path / "glue")
+    try:
+        moved = reproduce.main(["--report_only", "--output_dir", str(out)])
+    finally:
+        (tmp_path / "data").rename(out / "data")
+        (tmp_path / "glue").rename(glue)
+    guess_row = next(line for line in moved.splitlines() if line.startswith("| a constant guess"))
+    assert guess_row == "| a constant guess | - | - |"
+    assert [line for line in moved.splitlines() if "constant guess" not in line] == [
+        line for line in report.splitlines() if "constant guess" not in line
+    ]
+    with pytest.raises(FileNotFoundError, match="no study there"):
+        reproduce.main(["--report_only", "--output_dir", str(tmp_path / "nowhere")])
+
+
+def test_resuming_with_other_data_or_sizes_is_refused(study, tmp_path):
+    out, argv, _ = study
+    other = list(argv)
+    other[other.index("--glue_dir") + 1] = str(tmp_path)
+    with pytest.raises(ValueError, match="holds a study made with another glue_dir"):
+        reproduce.main(other)
 
 
 @pytest.mark.parametrize(
