@@ -776,11 +776,14 @@ def plot_report(runs: list[dict], zero: list[dict], n_layer: int, out: Path) -> 
     if zero:
         figure, axis = plt.subplots(figsize=(6, 4))
         for task in sorted({row["task"] for row in zero}):
-            points = sorted((row["step"], row["normalized"]) for row in zero if row["task"] == task)
-            axis.plot([step for step, _ in points], [value for _, value in points], marker="o", label=task)
+            rows = [row for row in zero if row["task"] == task]
+            points = sorted((row["step"], row["normalized"]) for row in rows)
+            constant = all(row["predicted_classes"] == 1 for row in rows)  # its score says nothing of the model
+            label = f"{task} (one answer for every example)" if constant else task
+            axis.plot([step for step, _ in points], [value for _, value in points], marker="o", label=label)
         axis.axhline(0, color="k", linestyle=":")
         axis.set_xlabel("pre-training steps")
-        axis.set_ylabel("zero-shot score, normalised (0 chance, 1 paper's fine-tuned GPT-1)")
+        axis.set_ylabel("normalised score\n(0: chance, 1: the paper's fine-tuned GPT-1)")
         axis.set_title("Figure 2 (right): zero-shot heuristics")
         axis.legend()
         written.append(_save(figure, out / "figure2_right.png"))
