@@ -463,7 +463,8 @@ def train(run: PreparedRun) -> dict:
     dataset = data_args.dataset_label or (
         " ".join(filter(None, (data_args.dataset_name, data_args.dataset_config_name))) or "local text"
     )
-    if training_args.do_train:  # an evaluation-only run saves no model: no card to write, nothing to push
+    # An evaluation-only run saves no model: no card to write, nothing to push; only the main process writes it.
+    if training_args.do_train and trainer.is_world_process_zero():
         publish_run(
             training_args,
             results,

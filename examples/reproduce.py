@@ -31,6 +31,7 @@ import argparse
 import glob
 import json
 import logging
+import os
 import random
 import shutil
 import sys
@@ -39,6 +40,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
 
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -179,6 +181,29 @@ SCALES = {
 }
 
 
+def _processes_on_cpus() -> bool:
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.cuda.is_available()
+
+
+def distributed_state() -> PartialState:
+    """The processes' shared state (one process, or those of `accelerate launch` / `torchrun`), set up as `Trainer`
+    sets it up: processes on CPUs communicate with gloo (a plain `PartialState()` would take each for the only one)."""
+    return PartialState(cpu=True, backend="gloo") if _processes_on_cpus() else PartialState()
+
+
+def wait_for_everyone() -> None:
+    """A barrier over the processes of the run (none with one process), on torch's own process group, which the
+    runs' Trainer may have set up after `distributed_state`."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.barrier()
+
+
+def common_flags() -> list[str]:
+    """Flags of every pre-training and fine-tuning run: no logging service, warnings only, and gloo between
+    processes on CPUs (Trainer's default there would leave each process alone)."""
+    return [*COMMON_FLAGS, *(["--ddp_backend", "gloo"] if _processes_on_cpus() else [])]
+
+
 class _Parser(OneLineErrors, argparse.ArgumentParser):
     """Usage errors are one line and exit status 2."""
 
@@ -309,7 +334,7 @@ def write_atomically(path: Path, text: str) -> None:
 
 def per_device(batch: int) -> str:
     """The per-process batch that makes `batch` examples a step over all processes (`accelerate launch`)."""
-    processes = PartialState().num_processes
+    processes = distributed_state().num_processes
     if batch % processes:
         raise ValueError(f"the study's batch of {batch} does not split evenly over {processes} processes")
     return str(batch // processes)
@@ -361,7 +386,7 @@ def pretrain_stage(args, scale: Scale, text_source: list[str], out: Path) -> Pat
             "--output_dir",
             str(folder),
             *(["--resume_from_checkpoint", checkpoint] if checkpoint else []),
-            *COMMON_FLAGS,
+            *common_flags(),
         ]
     )
     return folder
@@ -471,11 +496,11 @@ def finetune_run(run: Run, scale: Scale, data_dir: Path | None, pretrained: Path
         str(run.seed),
         "--output_dir",
         str(folder),
-        *COMMON_FLAGS,
+        *common_flags(),
     ]
     started = time.time()
     results = finetune.main(argv)
-    state = PartialState()
+    state = distributed_state()
     if state.is_main_process:
         result = {
             **asdict(run),
@@ -491,7 +516,7 @@ def finetune_run(run: Run, scale: Scale, data_dir: Path | None, pretrained: Path
         shutil.rmtree(folder / "runs", ignore_errors=True)  # TensorBoard leftovers, if any
         (folder / "model.safetensors").unlink(missing_ok=True)  # the study keeps scores, not 78 models
         write_atomically(result_file, json.dumps(result, indent=2) + "\n")
-    state.wait_for_everyone()
+    wait_for_everyone()
     return json.loads(result_file.read_text())
 
 
@@ -524,7 +549,7 @@ def run_stage(title: str, runs: list[Run], scale: Scale, folders: dict, pretrain
     """Run `runs` (the finished ones are skipped) under one progress bar."""
     done = sum((out / run.folder / "result.json").is_file() for run in runs)
     with tqdm(
-        total=len(runs), initial=done, desc=title, unit="run", disable=not PartialState().is_main_process
+        total=len(runs), initial=done, desc=title, unit="run", disable=not distributed_state().is_main_process
     ) as bar:
         for run in runs:
             if (out / run.folder / "result.json").is_file():
@@ -545,7 +570,7 @@ def run_stage(title: str, runs: list[Run], scale: Scale, folders: dict, pretrain
 def zero_shot_stage(args, scale: Scale, folders: dict, pretrained: Path, out: Path) -> None:
     """Score the untrained model and every checkpoint with the zero-shot heuristics (one JSON file per model)."""
     tasks = [task for task in args.tasks if task in HEURISTICS]
-    if not tasks or not PartialState().is_main_process:  # scoring needs no other process
+    if not tasks or not distributed_state().is_main_process:  # scoring needs no other process
         return
     models = [(0, untrained_lm(pretrained, out)), *checkpoint_steps(pretrained)]
     for step, model in tqdm(models, desc="Stage 5, Figure 2 (right): zero-shot", unit="model"):
@@ -865,7 +890,7 @@ def main(argv: list[str] | None = None, *, command_line: bool = False) -> str:
                 raise FileNotFoundError(f"--output_dir {out}: no study there (study.json is missing)")
             return _print(write_report(out))
         scale = SCALES[args.scale]
-        state = PartialState()
+        state = distributed_state()
         out.mkdir(parents=True, exist_ok=True)
         check_same_study(args, scale, out)
         with state.main_process_first():  # the files are written once, then read by every process
