@@ -1,7 +1,9 @@
 """`examples/finetune.py` on two processes (`torchrun --nproc_per_node 2`, gloo on CPU) with the global batch of one
 process: the same losses, the same final weights, exit status 0 with evaluation off (only the main process writes
-the model card), and the logged task_loss and lm_loss averaged over the processes, as Trainer averages loss."""
+the model card), and the logged task_loss and lm_loss averaged over the processes, as Trainer averages loss. And
+`examples/reproduce.py` on two processes: every stage, the batches split, one report."""
 
+import json
 import shutil
 import subprocess
 import sys
@@ -71,3 +73,32 @@ def test_evaluation_only_on_two_processes_exits_0_with_results_and_no_card(files
     assert result.returncode == 0, result.stderr[-4000:]
     assert (output_dir / "eval_results.json").is_file()
     assert not (output_dir / "README.md").exists()
+
+
+def test_the_reproduction_study_runs_on_two_processes(tmp_path):
+    """examples/reproduce.py under torchrun: the runs share the work (the study's batch split over the processes),
+    and one process writes each result, the zero-shot scores and the report."""
+    from test_reproduce import write_glue_files
+
+    write_glue_files(tmp_path / "glue")
+    (tmp_path / "book.txt").write_text((tmp_path / "glue" / "SST-2" / "train.tsv").read_text() * 3)
+    out = tmp_path / "out"
+    argv = ["--scale", "quick", "--corpus", str(tmp_path / "book.txt"), "--glue_dir", str(tmp_path / "glue")]
+    argv += ["--tasks", "sst2", "--seeds", "0", "--output_dir", str(out)]
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
+    result = subprocess.run(
+        [*torchrun, str(ROOT / "examples" / "reproduce.py"), *argv],
+        cwd=ROOT,
+        env=script_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert result.stdout.count("# Reproduction report") == 1  # the main process alone reports
+    results = json.loads((out / "results.json").read_text())
+    assert len(results["finetuning"]) == 5 and {row["task"] for row in results["zero_shot"]} == {"sst2"}
+    for run in results["finetuning"]:
+        argv = run["argv"]
+        assert argv[argv.index("--per_device_train_batch_size") + 1] == "8"  # the quick scale's 16, over 2
+    assert json.loads((out / "pretrain" / "trainer_state.json").read_text())["train_batch_size"] == 4
