@@ -55,6 +55,7 @@ from transformers import AutoConfig, AutoTokenizer, set_seed  # noqa: E402
 from modeling_gpt1 import GPT1LMHeadModel  # noqa: E402
 from modeling_gpt1.reporting import OneLineErrors, last_complete_checkpoint, user_errors_exit  # noqa: E402
 from modeling_gpt1.tasks import constant_baseline, get_task, load_task_dataset  # noqa: E402
+from modeling_gpt1.training import FINETUNING_DEFAULTS, PRETRAINING_DEFAULTS  # noqa: E402
 from modeling_gpt1.zero_shot import HEURISTICS  # noqa: E402
 
 
@@ -133,15 +134,15 @@ SCALES = {
         zero_shot_examples=500,
         transfer_tasks=("rocstories",),
     ),
-    # The paper's settings (section 4.1): the 117M model, 40,478 merges, 64 x 512 tokens, 2,000 warm-up steps,
+    # The paper's settings (section 4.1; the scripts' defaults, `modeling_gpt1.training`): the 117M model, 40,478 merges, 64 x 512 tokens, 2,000 warm-up steps,
     # 100 epochs; fine-tuning at 6.25e-5, batch 32, 3 epochs, 0.2% warm-up, every example.
     "paper": Scale(
         model="",
         vocab_size=40478,
-        block_size=512,
-        pretrain_batch=64,
-        pretrain_lr=2.5e-4,
-        warmup_steps=2000,
+        block_size=pretrain.PAPER_BLOCK_SIZE,
+        pretrain_batch=PRETRAINING_DEFAULTS["per_device_train_batch_size"],
+        pretrain_lr=PRETRAINING_DEFAULTS["learning_rate"],
+        warmup_steps=PRETRAINING_DEFAULTS["warmup_steps"],
         pretrain_steps=None,
         pretrain_epochs=100,
         checkpoints=10,
@@ -149,10 +150,10 @@ SCALES = {
         validation_examples=None,
         train_examples=None,
         max_seq_length=None,
-        finetune_epochs=3,
-        finetune_lr=6.25e-5,
-        finetune_batch=32,
-        finetune_warmup=0.002,
+        finetune_epochs=FINETUNING_DEFAULTS["num_train_epochs"],
+        finetune_lr=FINETUNING_DEFAULTS["learning_rate"],
+        finetune_batch=FINETUNING_DEFAULTS["per_device_train_batch_size"],
+        finetune_warmup=FINETUNING_DEFAULTS["warmup_steps"],
         zero_shot_examples=None,
         transfer_tasks=("rte", "rocstories"),
     ),
