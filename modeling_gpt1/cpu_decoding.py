@@ -3,7 +3,9 @@
 A decoding step multiplies one row (a few with beams or batches) by every weight matrix: a matrix-vector product
 bound by how fast the weight is read, and one BLAS call streams it on about one core. Here the products of a few
 rows split the weight into one slab per thread, multiplied as a batch, which reads it about 1.5x faster on two cores
-(`benchmarks/README.md`). The slabs are views of the weights as stored, read at every call: nothing is copied or
+(`benchmarks/README.md`). Each weight is also laid out in memory the way its dtype streams fastest (same shape and
+values): float32 as `[in, out]`, bfloat16 and float16 as `[out, in]`, where a CPU without bf16/fp16 instructions
+multiplies a few rows 5-20x faster than with `Conv1D`'s own `[in, out]` layout. The slabs are views of the weights as stored, read at every call: nothing is copied or
 cached, so in-place edits, loads, resizes and adapter merges are seen at once. Anything else (autograd, other
 devices, compiled graphs, longer inputs) takes the modules' own forward. The model file itself never does this, so
 that every Hub user of `trust_remote_code` runs the plain model.
@@ -23,6 +25,12 @@ from transformers.pytorch_utils import Conv1D
 # where one BLAS call leaves a core idle; longer inputs are compute-bound and already well threaded.
 FEW_ROWS = 64
 
+# Weights of these dtypes are laid out `[out, in]` (reduction axis contiguous), all others `[in, out]`: the layouts
+# their few-row products run fastest in on a CPU (measured in benchmarks/README.md: on an AVX2 CPU a bf16 or fp16
+# product of 1-8 rows with a weight stored [in, out] runs 5-20x slower than with the same weight stored [out, in],
+# while float32 runs about as fast either way and fastest split as [in, out] slabs).
+OUT_IN_DTYPES = (torch.bfloat16, torch.float16)
+
 # The same function as one fused kernel instead of a chain of element-wise ops.
 FUSED_ACTIVATIONS = {"gelu_new": "gelu_pytorch_tanh"}
 
@@ -38,9 +46,11 @@ def _splits(x: torch.Tensor, weight: torch.Tensor) -> int:
 
 def threaded_matmul(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
     """`x @ weight (+ bias)` for `x` `[..., in]` and `weight` `[in, out]` (a `Conv1D` weight). A few rows without
-    autograd on a CPU cut the weight's `in` rows into one contiguous slab per thread and sum the partial products."""
+    autograd on a CPU cut a contiguous float32 weight's `in` rows into one slab per thread and sum the partial
+    products."""
     rows = x.shape[:-1].numel()
-    splits = _splits(x, weight)
+    # Partial products would each be rounded to a reduced-precision dtype before their sum: float32 only.
+    splits = _splits(x, weight) if weight.is_contiguous() and weight.dtype not in OUT_IN_DTYPES else 1
     if splits < 2:
         flat = x.reshape(rows, x.shape[-1])
         output = flat @ weight if bias is None else torch.addmm(bias, flat, weight)
@@ -56,7 +66,7 @@ def threaded_linear(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     A few rows without autograd on a CPU cut the weight's `out` rows into one contiguous slab per thread, each giving
     its own columns of the output."""
     rows = x.shape[:-1].numel()
-    splits = _splits(x, weight)
+    splits = _splits(x, weight) if weight.is_contiguous() else 1
     flat = x.reshape(rows, x.shape[-1])
     if splits < 2:
         output = flat @ weight.t()
@@ -66,16 +76,28 @@ def threaded_linear(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     return output.view(*x.shape[:-1], weight.shape[0])
 
 
+def few_row_product(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
+    """`x @ weight (+ bias)` for `weight` `[in, out]` stored either way in memory: split by its input rows when
+    stored `[in, out]` (`threaded_matmul`), by its output rows when stored `[out, in]` (`threaded_linear`)."""
+    if weight.is_contiguous() or not weight.t().is_contiguous():
+        return threaded_matmul(x, weight, bias)
+    output = threaded_linear(x, weight.t())
+    return output if bias is None else output + bias
+
+
 def _conv1d_forward(self, x):
-    return threaded_matmul(x, self.weight, self.bias)
+    return few_row_product(x, self.weight, self.bias)
 
 
 def _linear_forward(self, x):
-    if self.bias is not None:
-        return nn.functional.linear(x, self.weight, self.bias)
-    if self.weight.t().is_contiguous():  # stored [in, out] (see enable_cpu_decoding): the faster product
-        return threaded_matmul(x, self.weight.t())
-    return threaded_linear(x, self.weight)
+    return few_row_product(x, self.weight.t(), self.bias)
+
+
+def _lay_out(weight: nn.Parameter, in_out: bool) -> None:
+    """Lay `weight` (shape `[in, out]` if `in_out`, else `[out, in]`) out in memory as its dtype multiplies fastest
+    (`OUT_IN_DTYPES`), keeping its shape and values."""
+    if (weight.dtype in OUT_IN_DTYPES) == in_out:
+        _lay_out_transposed(weight)
 
 
 def _lay_out_transposed(weight: nn.Parameter) -> None:
@@ -105,26 +127,30 @@ def _save_pretrained(self, *args, **kwargs):
 def enable_cpu_decoding(model: nn.Module) -> nn.Module:
     """Make `model`'s `Conv1D` projections and its LM head (`lm_head`) split few-row products across threads, and
     run the tanh GELU as one fused kernel (`gelu_pytorch_tanh`, the same function as `gelu_new`). Returns `model`.
+    Call it after choosing the dtype (`model.to(torch.bfloat16)`): the layouts follow the weights' dtype.
 
-    The LM head's weight (the token embedding, when tied) is re-laid out once in memory as `[in, out]`, the layout
-    that a CPU streams fastest for a matrix-vector product (its shape and values are unchanged, and it stays one
-    parameter shared by both uses, so every later edit is seen by both; `save_pretrained` writes it contiguously as
-    usual). A weight replaced later (a load with `assign=True`, a resize) keeps its own layout and takes the slower
-    split product, equally correct.
+    Each weight is re-laid out once in memory as its dtype multiplies fastest (`OUT_IN_DTYPES`): in float32 the LM
+    head's weight (the token embedding, when tied) becomes `[in, out]`; in bfloat16 and float16 the `Conv1D`
+    weights become `[out, in]`. Shapes and values are unchanged, and each weight stays one parameter (the tied one
+    shared by both uses), so every later edit is seen; `save_pretrained` writes them contiguously as usual. A weight
+    replaced later (a load with `assign=True`, a resize) keeps its own layout and takes the matching product,
+    equally correct.
 
     Outputs equal the plain model's to float rounding (the tests check 1e-5). It pays off for greedy, sampling or
     beam decoding on a CPU with two or more threads; training, GPUs and `torch.compile` take the plain path."""
     for module in model.modules():
         if isinstance(module, Conv1D):
             module.forward = types.MethodType(_conv1d_forward, module)
+            _lay_out(module.weight, in_out=True)
         if hasattr(module, "act") and getattr(module.act, "__class__", None) is ACT2FN["gelu_new"].__class__:
             module.act = ACT2FN[FUSED_ACTIVATIONS["gelu_new"]]
     lm_head = getattr(model, "lm_head", None)
     if isinstance(lm_head, nn.Linear):
         lm_head.forward = types.MethodType(_linear_forward, lm_head)
-        _lay_out_transposed(lm_head.weight)  # the token embedding too, when tied: they are one parameter
+        _lay_out(lm_head.weight, in_out=False)  # the token embedding too, when tied: they are one parameter
+    if hasattr(model, "save_pretrained"):
         model.save_pretrained = types.MethodType(_save_pretrained, model)
     return model
 
 
-__all__ = ["enable_cpu_decoding", "threaded_matmul", "threaded_linear", "FEW_ROWS"]
+__all__ = ["enable_cpu_decoding", "few_row_product", "threaded_matmul", "threaded_linear", "FEW_ROWS", "OUT_IN_DTYPES"]

@@ -5,7 +5,23 @@ import torch
 from conftest import make_lm
 
 from modeling_gpt1 import cpu_decoding
-from modeling_gpt1.cpu_decoding import FEW_ROWS, enable_cpu_decoding, threaded_linear, threaded_matmul
+from modeling_gpt1.cpu_decoding import (
+    FEW_ROWS,
+    OUT_IN_DTYPES,
+    enable_cpu_decoding,
+    few_row_product,
+    threaded_linear,
+    threaded_matmul,
+)
+from transformers.pytorch_utils import Conv1D
+
+
+# Tolerances of a comparison between two products of the same dtype that may accumulate in another order.
+TOLERANCE = {
+    torch.float32: dict(atol=1e-5, rtol=1e-5),
+    torch.bfloat16: dict(atol=2e-2, rtol=2e-2),
+    torch.float16: dict(atol=2e-3, rtol=2e-3),
+}
 
 
 @pytest.fixture
@@ -71,6 +87,69 @@ def test_threaded_matmul_takes_the_plain_product_outside_cpu_decoding(two_thread
     with torch.set_grad_enabled(case == "autograd"):
         output = threaded_matmul(x, weight, bias)
     torch.testing.assert_close(output, torch.addmm(bias, x, weight))
+
+
+def stored_in_out(weight: torch.Tensor) -> bool:
+    """Whether a `[in, out]`-shaped weight is stored [in, out] in memory (False: stored [out, in])."""
+    return weight.is_contiguous() and not weight.t().is_contiguous()
+
+
+@pytest.mark.parametrize("layout", ["[in, out]", "[out, in]", "strided"])
+@pytest.mark.parametrize("dtype", list(TOLERANCE), ids=str)
+@pytest.mark.parametrize("rows", [1, 3])
+def test_few_row_product_equals_the_plain_product_in_every_memory_layout(two_threads, layout, dtype, rows):
+    """`x @ weight + bias` for a `[in, out]` weight stored either way, or neither (a strided slice: plain product),
+    within a few roundings of the dtype of the exact result (a product of the wrong layout is off by ~100%)."""
+    torch.manual_seed(rows)
+    weight = torch.randn(48, 40 if layout == "strided" else 20).to(dtype)
+    if layout == "[out, in]":
+        weight = weight.t().contiguous().t()
+    elif layout == "strided":
+        weight = weight[:, ::2]
+    bias, x = torch.randn(20).to(dtype), torch.randn(rows, 48).to(dtype)
+    with torch.no_grad():
+        output = few_row_product(x, weight, bias)
+    exact = x.double() @ weight.double() + bias.double()
+    rounding = 4 * torch.finfo(dtype).eps * (x.double().abs() @ weight.double().abs() + bias.double().abs())
+    assert output.dtype == dtype and bool(((output.double() - exact).abs() <= rounding).all())
+
+
+@pytest.mark.parametrize("dtype", list(TOLERANCE), ids=str)
+def test_each_weight_is_laid_out_as_its_dtype_multiplies_fastest_and_keeps_shape_values_and_ties(dtype):
+    """float32: the Conv1D weights stay [in, out] and the tied LM head becomes [in, out]; bfloat16/float16: the
+    Conv1D weights become [out, in] and the LM head stays [out, in]. Same parameters, shapes and values."""
+    plain, fast = make_lm().to(dtype), make_lm().to(dtype)
+    parameters = dict(fast.named_parameters())
+    enable_cpu_decoding(fast)
+    reduced = dtype in OUT_IN_DTYPES
+    for name, parameter in fast.named_parameters():
+        assert parameter is parameters[name] and torch.equal(parameter, plain.get_parameter(name))
+    conv_weights = [module.weight for module in fast.modules() if isinstance(module, Conv1D)]
+    assert conv_weights and all(stored_in_out(weight) != reduced for weight in conv_weights)
+    assert fast.lm_head.weight is fast.transformer.wte.weight
+    assert stored_in_out(fast.lm_head.weight.t()) != reduced
+
+
+@pytest.mark.parametrize("dtype", list(OUT_IN_DTYPES), ids=str)
+def test_reduced_precision_decoding_step_splits_the_products_and_is_as_accurate_as_the_plain_model(
+    two_threads, monkeypatch, input_ids, dtype
+):
+    """The cached step of an enabled bf16/fp16 model: split products over the [out, in] weights, and logits as close
+    to the float32 model's as the plain model's of that dtype (mean error within 1.5x; a wrong product is ~100x off)."""
+    reference = make_lm(vocab_size=100)
+    plain = make_lm(vocab_size=100).to(dtype)
+    fast = enable_cpu_decoding(make_lm(vocab_size=100).to(dtype))
+    calls = recording_bmm(monkeypatch)
+    with torch.no_grad():
+        exact = reference(input_ids).logits[:, -1]
+        expected = plain(input_ids).logits[:, -1]
+        prefix = fast(input_ids[:, :-1], use_cache=True)
+        calls.clear()
+        step = fast(input_ids[:, -1:], cache=prefix.cache).logits[:, -1]
+    assert len(calls) == 4 * plain.config.n_layer + 1  # the blocks' four projections and the LM head
+    assert step.dtype == dtype
+    plain_error = (expected.float() - exact).abs().mean()
+    assert (step.float() - exact).abs().mean() <= 1.5 * plain_error
 
 
 def test_the_model_file_splits_nothing_by_itself(two_threads, monkeypatch):
@@ -147,10 +226,14 @@ def in_place_edits():
     ]
 
 
-@pytest.mark.parametrize("enabled", [False, True], ids=["plain", "cpu_decoding"])
+@pytest.mark.parametrize(
+    "enabled, dtype",
+    [(False, torch.float32), (True, torch.float32), (True, torch.bfloat16)],
+    ids=["plain", "cpu_decoding", "cpu_decoding-bfloat16"],
+)
 @pytest.mark.parametrize("edit", in_place_edits(), ids=lambda edit: edit.__name__)
-def test_after_an_in_place_weight_edit_the_no_grad_forward_equals_the_grad_forward(two_threads, edit, enabled):
-    model = make_lm(vocab_size=100)
+def test_after_an_in_place_weight_edit_the_no_grad_forward_equals_the_grad_forward(two_threads, edit, enabled, dtype):
+    model = make_lm(vocab_size=100).to(dtype)
     if enabled:
         enable_cpu_decoding(model)
     edit(model)
@@ -159,8 +242,8 @@ def test_after_an_in_place_weight_edit_the_no_grad_forward_equals_the_grad_forwa
         no_grad = model(ids[:, :3], use_cache=True)
         no_grad_step = model(ids[:, 3:], cache=no_grad.cache).logits
     with_grad = model(ids).logits
-    torch.testing.assert_close(no_grad.logits, with_grad[:, :3], atol=1e-5, rtol=1e-5)
-    torch.testing.assert_close(no_grad_step, with_grad[:, 3:], atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(no_grad.logits, with_grad[:, :3], **TOLERANCE[dtype])
+    torch.testing.assert_close(no_grad_step, with_grad[:, 3:], **TOLERANCE[dtype])
 
 
 def test_no_second_copy_of_the_output_matrix_is_kept(two_threads):
@@ -188,3 +271,12 @@ def test_the_tied_output_layer_is_one_parameter_laid_out_in_out(tmp_path):
     with torch.no_grad():
         torch.testing.assert_close(reloaded(ids).logits, plain(ids).logits)
         torch.testing.assert_close(fast(ids).logits, plain(ids).logits, atol=1e-5, rtol=1e-5)
+
+
+def test_a_bfloat16_model_saves_contiguously_keeps_its_layout_and_reloads_equal(tmp_path):
+    plain, fast = make_lm().to(torch.bfloat16), enable_cpu_decoding(make_lm().to(torch.bfloat16))
+    fast.save_pretrained(tmp_path)
+    assert not stored_in_out(fast.transformer.h[0].mlp.c_fc.weight)  # still [out, in] after saving
+    reloaded = type(plain).from_pretrained(tmp_path, dtype=torch.bfloat16).eval()
+    for name, parameter in reloaded.named_parameters():
+        assert parameter.is_contiguous() and torch.equal(parameter, plain.get_parameter(name))
