@@ -238,7 +238,17 @@ def _keep_best(best: dict, kind: str, result: dict, rate_key: str, count_key: st
     entry["peak_scope"] = result["peak_scope"]
     if rate > entry.get(rate_key, 0.0):
         entry.update({rate_key: rate, "seconds": result["seconds"], count_key: result[count_key]})
-        for key in ("new_tokens", "output", "weight_bytes", "attention", "loss"):
+        for key in (
+            "new_tokens",
+            "output",
+            "weight_bytes",
+            "attention",
+            "loss",
+            "projected",
+            "measured_seconds",
+            "prompt_seconds",
+            "step_seconds",
+        ):
             if key in result:
                 entry[key] = result[key]
 
@@ -614,6 +624,11 @@ def table(report: dict) -> list[str]:
                 notes = []
                 if result["new_tokens"] < row["new_tokens"]:
                     notes.append(f"stopped at {row['max_time']:g} s after {result['new_tokens']} tokens")
+                if result.get("projected"):
+                    notes.append(
+                        f"rate projected to {row['new_tokens']} tokens: prompt {result['prompt_seconds']:.1f} s, "
+                        f"{result['step_seconds'] * 1e3:,.0f} ms a token"
+                    )
                 if kind in row["greedy_vs_ours"]:
                     check = row["greedy_vs_ours"][kind]
                     same = "same" if check["identical"] else "DIFFERENT"

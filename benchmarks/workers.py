@@ -21,6 +21,7 @@ from transformers import (  # resolved here, before forking
     OpenAIGPTForSequenceClassification,
     OpenAIGPTLMHeadModel,  # noqa: F401
 )
+from transformers.generation import StoppingCriteria, StoppingCriteriaList
 from transformers.generation import utils as _generation_utils  # noqa: F401
 
 from benchmarks.bench_generate import weight_bytes
@@ -224,10 +225,17 @@ class _WorkerState:
         return {"seconds": seconds, "examples": examples, "padded_tokens": tokens, "loss": float(loss.detach())}
 
     def generate(self, dtype: str, batch: int, prompt: int, new_tokens: int, max_time: float):
-        """Greedy `generate` of `new_tokens` after a random unpadded prompt, stopped early at `max_time` seconds."""
+        """Greedy `generate` of `new_tokens` after a random unpadded prompt, stopped early at `max_time` seconds.
+
+        `seconds` and `tokens` are the whole length's: measured when the run finished; for a run stopped early,
+        projected from its own clock (`prompt_seconds`: the prompt's forward and the first token; `step_seconds`:
+        the mean time of each later token), since the prompt's time dominates the few tokens a stopped run makes.
+        For a model with a cache the steps slow a little as the text grows, so the projection is an upper bound of
+        its rate; for one without (openai-gpt) much more so. `new_tokens` and `measured_seconds` are what ran."""
         model = self._model(dtype).eval()
         generator = torch.Generator().manual_seed(self.seed + 1)
         ids = torch.randint(0, model.config.vocab_size - 4, (batch, prompt), generator=generator)
+        clock = StepClock()
         with torch.inference_mode():
             start = time.perf_counter()
             output = model.generate(
@@ -237,17 +245,36 @@ class _WorkerState:
                 do_sample=False,
                 pad_token_id=0,
                 max_time=max_time,
+                stopping_criteria=StoppingCriteriaList([clock]),
             )
             seconds = time.perf_counter() - start
         generated = output.shape[1] - prompt
+        prompt_seconds = clock.times[0] - start
+        step_seconds = (clock.times[-1] - clock.times[0]) / (generated - 1) if generated > 1 else None
+        projected = generated < new_tokens and step_seconds is not None
         return {
-            "seconds": seconds,
+            "seconds": prompt_seconds + (new_tokens - 1) * step_seconds if projected else seconds,
+            "tokens": batch * (new_tokens if projected else generated),
+            "projected": projected,
+            "measured_seconds": seconds,
             "new_tokens": generated,
-            "tokens": batch * generated,
+            "prompt_seconds": prompt_seconds,
+            "step_seconds": step_seconds,
             "output": output[:, prompt:].tolist(),
             "weight_bytes": weight_bytes(model),
             "attention": getattr(model.config, "_attn_implementation", None),
         }
+
+
+class StepClock(StoppingCriteria):
+    """The time at which each new token is chosen (`generate` asks its stopping criteria once a step); never stops."""
+
+    def __init__(self):
+        self.times = []
+
+    def __call__(self, input_ids: torch.LongTensor, scores, **kwargs) -> torch.BoolTensor:
+        self.times.append(time.perf_counter())
+        return torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
 
 
 def _worker_main(conn, kind: str, shape: str, seed: int, threads: int):

@@ -159,7 +159,14 @@ def test_quick_run_generation_ratios_bounds_and_greedy_outputs(quick_run):
         assert row["weight_bytes"] % bytes_per_parameter == 0
         for result in results.values():
             assert result["tokens_per_s"] == pytest.approx(result["tokens"] / result["seconds"], rel=1e-9)
-            assert result["tokens"] == row["batch"] * result["new_tokens"]
+            if result["projected"]:  # stopped at max_time: the whole length's time from the run's own clock
+                assert result["new_tokens"] < row["new_tokens"]
+                assert result["tokens"] == row["batch"] * row["new_tokens"]
+                expected = result["prompt_seconds"] + (row["new_tokens"] - 1) * result["step_seconds"]
+                assert result["seconds"] == pytest.approx(expected, rel=1e-9)
+            else:
+                assert result["tokens"] == row["batch"] * result["new_tokens"]
+                assert result["seconds"] == result["measured_seconds"]
             assert result["fraction_of_bound"] == pytest.approx(
                 result["tokens_per_s"] / row["bound_tokens_per_s"], rel=1e-6
             )
@@ -202,6 +209,33 @@ def test_bfloat16_and_float32_training_steps_run_for_both_implementations(monkey
         for dtype in ("float32", "bfloat16"):
             result = state.train(dtype=dtype, batch=2, seq=16, steps=1)
             assert result["tokens"] == 32 and result["loss"] > 0
+
+
+@pytest.mark.parametrize("stop_after", [None, 3], ids=["finished", "stopped early"])
+def test_generate_worker_times_the_prompt_and_the_steps_and_projects_a_stopped_run(monkeypatch, stop_after):
+    """A finished run reports its measured time; a run stopped early (here after 3 of 6 tokens) its prompt time plus
+    its mean step time for every later token, over the whole length."""
+    import sys
+
+    sys.path.insert(0, str(ROOT))
+    from benchmarks import workers
+
+    class StoppingClock(workers.StepClock):
+        def __call__(self, input_ids, scores, **kwargs):
+            stop = super().__call__(input_ids, scores, **kwargs)
+            return stop | (len(self.times) == stop_after)
+
+    monkeypatch.setattr(workers, "StepClock", StoppingClock)
+    monkeypatch.setitem(workers.SHAPES, "tiny", dict(vocab_size=64, n_positions=16, n_embd=16, n_layer=1, n_head=2))
+    state = workers._WorkerState("ours", "tiny", seed=0)
+    result = state.generate(dtype="float32", batch=2, prompt=4, new_tokens=6, max_time=60.0)
+    assert 0 < result["prompt_seconds"] <= result["measured_seconds"] and result["step_seconds"] > 0
+    if stop_after is None:
+        assert result["new_tokens"] == 6 and not result["projected"]
+        assert (result["seconds"], result["tokens"]) == (result["measured_seconds"], 12)
+    else:
+        assert result["new_tokens"] == 3 and result["projected"] and result["tokens"] == 12
+        assert result["seconds"] == pytest.approx(result["prompt_seconds"] + 5 * result["step_seconds"], rel=1e-9)
 
 
 def test_openai_gpt_worker_gets_our_weights():
