@@ -3,6 +3,7 @@
 import pytest
 import torch
 from conftest import make_lm
+from transformers.pytorch_utils import Conv1D
 
 from modeling_gpt1 import cpu_decoding
 from modeling_gpt1.cpu_decoding import (
@@ -13,7 +14,6 @@ from modeling_gpt1.cpu_decoding import (
     threaded_linear,
     threaded_matmul,
 )
-from transformers.pytorch_utils import Conv1D
 
 
 # Tolerances of a comparison between two products of the same dtype that may accumulate in another order.
