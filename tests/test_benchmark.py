@@ -147,6 +147,7 @@ def test_quick_run_generation_ratios_bounds_and_greedy_outputs(quick_run):
     bandwidth = report["machine_limits"]["read_bandwidth_bytes_per_s"]
     for row in (row for row in report["rows"] if row["section"] == "generation"):
         results = row["results"]
+        assert row["skipped_implementations"] == {}  # the quick shape runs everything
         assert set(results) == {"ours", "ours+cpu_decoding", "openai-gpt", "gpt2"}
         assert row["ratio"] == pytest.approx(
             results["ours"]["tokens_per_s"] / results["openai-gpt"]["tokens_per_s"], rel=1e-9
@@ -236,6 +237,53 @@ def test_generate_worker_times_the_prompt_and_the_steps_and_projects_a_stopped_r
     else:
         assert result["new_tokens"] == 3 and result["projected"] and result["tokens"] == 12
         assert result["seconds"] == pytest.approx(result["prompt_seconds"] + 5 * result["step_seconds"], rel=1e-9)
+
+
+def _import_run():
+    import sys
+
+    sys.path.insert(0, str(ROOT))
+    from benchmarks import run
+
+    return run
+
+
+def test_an_implementation_too_slow_to_reach_two_tokens_is_foreseen_from_its_warm_up():
+    run = _import_run()
+    warm_up = {"prompt_seconds": 0.5, "step_seconds": 0.25}
+    assert run.foreseen_seconds(warm_up, warm_prompt=4, prompt=32) == pytest.approx((0.5 + 2 * 0.25) * 8)
+    one_token = {"prompt_seconds": 0.5, "step_seconds": None}  # a warm-up of one token: its prompt stands for a step
+    assert run.foreseen_seconds(one_token, warm_prompt=4, prompt=4) == pytest.approx(1.5)
+
+
+def test_a_generation_row_without_gpt2_or_the_plain_model_reports_what_ran_and_leaves_their_goals_unmeasured():
+    """A row where the slow implementations were left out: the table lists them as skipped with the reason, the
+    ratios that need them are None, and their goals are NOT MEASURED (never met or not met)."""
+    run = _import_run()
+    ran = {"tokens_per_s": 38.0, "fraction_of_bound": 0.3, "peak_rss_mb": 600.0, "new_tokens": 256}
+    reason = "its prompt and first two tokens would take about 70 s here"
+    row = {
+        "section": "generation",
+        "name": "generation bfloat16 batch 8",
+        "dtype": "bfloat16",
+        "batch": 8,
+        "new_tokens": 256,
+        "max_time": 15.0,
+        "results": {"ours+cpu_decoding": ran},
+        "skipped_implementations": {"ours": reason, "openai-gpt": reason, "gpt2": reason},
+        "greedy_vs_ours": {},
+        "ratio": None,
+        "ratio_gpt2": None,
+        "cpu_decoding_ratio_gpt2": None,
+        "skipped": None,
+    }
+    lines = run.table({"rows": [row]})
+    assert any("| ours+cpu_decoding | 38.0 tokens/s | - | 30% of read bound |" in line for line in lines)
+    for kind in ("ours", "openai-gpt", "gpt2"):
+        assert any(f"| {kind} | - | - | - | - | skipped: {reason} |" in line for line in lines)
+    goals = run.goals([row], settings=None)  # goals read the rows only
+    assert len(goals) == 2 and all(goal["met"] is None and goal["value"] is None for goal in goals)
+    assert all(reason in goal["note"] for goal in goals)
 
 
 def test_openai_gpt_worker_gets_our_weights():
