@@ -260,7 +260,8 @@ def run_training(context, settings: Settings, machine: Machine, log) -> list[dic
         seq, batch = settings.train_seq, settings.train_batch
         flops_per_token = training_flops_per_token(config, seq)
         step_flops = flops_per_token * batch * seq
-        # ours+cpu_decoding: in training only its fused tanh GELU differs (the split products need no_grad).
+        # ours+cpu_decoding: in float32 training only the layout of its LM head differs (the split products need
+        # no_grad; the fused tanh GELU is in the model file).
         with workers(context, (OURS, OURS_CPU, OPENAI), shape, settings) as pool:
             for dtype in settings.dtypes:
                 row = {

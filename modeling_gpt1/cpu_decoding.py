@@ -17,7 +17,6 @@ import types
 
 import torch
 from torch import nn
-from transformers.activations import ACT2FN
 from transformers.pytorch_utils import Conv1D
 
 
@@ -30,9 +29,6 @@ FEW_ROWS = 64
 # product of 1-8 rows with a weight stored [in, out] runs 5-20x slower than with the same weight stored [out, in],
 # while float32 runs about as fast either way and fastest split as [in, out] slabs).
 OUT_IN_DTYPES = (torch.bfloat16, torch.float16)
-
-# The same function as one fused kernel instead of a chain of element-wise ops.
-FUSED_ACTIVATIONS = {"gelu_new": "gelu_pytorch_tanh"}
 
 
 def _splits(x: torch.Tensor, weight: torch.Tensor) -> int:
@@ -126,8 +122,7 @@ def _save_pretrained(self, *args, **kwargs):
 
 def enable_cpu_decoding(model: nn.Module) -> nn.Module:
     """Make `model`'s `Conv1D` projections and its LM head (`lm_head`) split few-row products across threads, and
-    run the tanh GELU as one fused kernel (`gelu_pytorch_tanh`, the same function as `gelu_new`). Returns `model`.
-    Call it after choosing the dtype (`model.to(torch.bfloat16)`): the layouts follow the weights' dtype.
+    return `model`. Call it after choosing the dtype (`model.to(torch.bfloat16)`): the layouts follow the dtype.
 
     Each weight is re-laid out once in memory as its dtype multiplies fastest (`OUT_IN_DTYPES`): in float32 the LM
     head's weight (the token embedding, when tied) becomes `[in, out]`; in bfloat16 and float16 the `Conv1D`
@@ -142,8 +137,6 @@ def enable_cpu_decoding(model: nn.Module) -> nn.Module:
         if isinstance(module, Conv1D):
             module.forward = types.MethodType(_conv1d_forward, module)
             _lay_out(module.weight, in_out=True)
-        if hasattr(module, "act") and getattr(module.act, "__class__", None) is ACT2FN["gelu_new"].__class__:
-            module.act = ACT2FN[FUSED_ACTIVATIONS["gelu_new"]]
     lm_head = getattr(model, "lm_head", None)
     if isinstance(lm_head, nn.Linear):
         lm_head.forward = types.MethodType(_linear_forward, lm_head)

@@ -41,6 +41,11 @@ logger = logging.get_logger(__name__)
 # Targets with this value are left out of every loss (PyTorch's and Transformers' convention).
 IGNORE_INDEX = -100
 
+# Activations run as one kernel computing the same function: the tanh GELU of GPT's release ("gelu_new", a chain of
+# element-wise ops in Transformers) is torch's gelu(approximate="tanh"), which saves no intermediates for backward
+# (a float32 GPT-1 training step on a CPU took ~30% less time with it: benchmarks/README.md).
+FUSED_ACTIVATIONS = {"gelu_new": "gelu_pytorch_tanh"}
+
 # The keyword arguments a forward passes on besides its named ones: Transformers' attention, loss and output kwargs
 # (`num_items_in_batch`, the flash-attention sequence lengths of packed rows, `output_attentions`, ...).
 MODEL_KWARGS = frozenset(TransformersKwargs.__annotations__)
@@ -131,7 +136,7 @@ class GPT1MLP(nn.Module):
     def __init__(self, config: GPT1Config):
         super().__init__()
         self.c_fc = Conv1D(config.n_inner, config.n_embd)
-        self.act = ACT2FN[config.afn]
+        self.act = ACT2FN[FUSED_ACTIVATIONS.get(config.afn, config.afn)]
         self.c_proj = Conv1D(config.n_embd, config.n_inner)
         self.dropout = nn.Dropout(config.resid_pdrop)
 

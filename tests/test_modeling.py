@@ -318,3 +318,20 @@ def test_both_or_neither_of_ids_and_embeds_is_rejected(model, input_ids):
         model(input_ids, inputs_embeds=model.transformer.wte(input_ids))
     with pytest.raises(ValueError, match="input_ids or inputs_embeds"):
         model()
+
+
+def test_the_feed_forward_runs_gpts_tanh_gelu_as_one_kernel_with_the_same_values_and_gradients():
+    """afn="gelu_new" (GPT's tanh GELU) runs as torch's gelu(approximate="tanh"): one kernel, no saved intermediates,
+    and the same function as Transformers' chain of element-wise ops, forward and backward."""
+    from transformers.activations import ACT2FN, GELUTanh
+
+    model = make_lm()
+    assert model.config.afn == "gelu_new"
+    assert all(isinstance(block.mlp.act, GELUTanh) for block in model.transformer.h)
+    x = torch.linspace(-12, 12, 10001).requires_grad_()
+    fused, chain = model.transformer.h[0].mlp.act(x), ACT2FN["gelu_new"](x)
+    torch.testing.assert_close(fused, chain, atol=1e-6, rtol=1e-6)
+    (fused_grad,), (chain_grad,) = torch.autograd.grad(fused.sum(), x), torch.autograd.grad(chain.sum(), x)
+    torch.testing.assert_close(fused_grad, chain_grad, atol=1e-5, rtol=1e-5)
+    other = make_config(afn="relu")
+    assert isinstance(GPT1LMHeadModel(other).transformer.h[0].mlp.act, torch.nn.ReLU)  # other names as named
