@@ -433,12 +433,23 @@ def run_finetuning(context, settings: Settings, machine: Machine, log) -> list[d
     return [padding_row, auxiliary_row, versus_row]
 
 
-def foreseen_seconds(warm_up: dict, warm_prompt: int, prompt: int) -> float:
-    """The time a generate run would take for a `prompt`-token prompt and its first two tokens, foreseen from its
-    warm-up's clock (a `warm_prompt`-token prompt), everything scaled by the prompt's length: right for a model
-    without a cache (every step re-reads the text), an overestimate of the steps of one with a cache."""
+def foreseen_seconds(warm_up: dict, warm_prompt: int, prompt: int, cached: bool = True) -> float:
+    """The time a generate run would take to reach its second token after a `prompt`-token prompt, foreseen from its
+    warm-up's clock (a `warm_prompt`-token prompt): the prompt's forward (with the first token) scaled by the
+    prompt's length, plus one step, scaled too for a model without a cache (each step re-reads the whole text)."""
+    scale = prompt / warm_prompt
     step = warm_up["step_seconds"] if warm_up["step_seconds"] is not None else warm_up["prompt_seconds"]
-    return (warm_up["prompt_seconds"] + 2 * step) * prompt / warm_prompt
+    return warm_up["prompt_seconds"] * scale + step * (1 if cached else scale)
+
+
+def _projection_note(row: dict, kinds: tuple) -> str:
+    """Which of `kinds`' rates in a generation row were projected from a run stopped at `--max_time`."""
+    projected = [
+        f"{kind} projected from {row['results'][kind]['new_tokens']} tokens"
+        for kind in kinds
+        if row["results"][kind].get("projected")
+    ]
+    return "; ".join(projected)
 
 
 def _rate_ratio(best: dict, kind: str, reference: str) -> float | None:
@@ -467,9 +478,11 @@ def run_generation(context, settings: Settings, machine: Machine, log) -> list[d
                 }
                 common = dict(dtype=dtype, batch=batch, prompt=settings.prompt, max_time=settings.max_time)
                 warm = {**common, "prompt": min(4, settings.prompt), "new_tokens": min(4, settings.new_tokens)}
-                skipped = {}
+                skipped, weight_bytes = {}, {}
                 for kind, worker in pool.items():  # warm-up, short (slow bf16 kernels make a full prompt costly)
-                    foreseen = foreseen_seconds(worker.call("generate", **warm), warm["prompt"], settings.prompt)
+                    warm_up = worker.call("generate", **warm)
+                    weight_bytes[kind] = warm_up["weight_bytes"]
+                    foreseen = foreseen_seconds(warm_up, warm["prompt"], settings.prompt, cached=kind != OPENAI)
                     if foreseen > 2 * settings.max_time:
                         skipped[kind] = (
                             f"its prompt and first two tokens would take about {_seconds(foreseen)} s here (> 2 x "
@@ -486,7 +499,7 @@ def run_generation(context, settings: Settings, machine: Machine, log) -> list[d
                         result = worker.call("generate", new_tokens=settings.new_tokens, **common)
                         _keep_best(best, kind, result, "tokens_per_s", "tokens")
                         log(".", end="")
-                ours_bytes = (best.get(OURS) or best.get(OURS_CPU) or next(iter(best.values())))["weight_bytes"]
+                ours_bytes = weight_bytes[OURS]
                 bound = batch * machine.bandwidth / ours_bytes
                 for kind, entry in best.items():
                     entry["fraction_of_bound"] = entry["tokens_per_s"] / bound
@@ -564,19 +577,15 @@ def goals(rows: list[dict], settings: Settings) -> list[dict]:
                     if result is None:
                         add(name, None, BANDWIDTH_GOAL, None, f"skipped: {why}")
                     else:
-                        add(
-                            name,
-                            result["fraction_of_bound"],
-                            BANDWIDTH_GOAL,
-                            result["fraction_of_bound"] >= BANDWIDTH_GOAL,
-                        )
+                        fraction = result["fraction_of_bound"]
+                        add(name, fraction, BANDWIDTH_GOAL, fraction >= BANDWIDTH_GOAL, _projection_note(row, (kind,)))
                 name = f"generation {row['dtype']} batch {row['batch']}: {label} >= GPT-2's tokens/s"
                 ratio = _rate_ratio(row["results"], kind, GPT2)
                 if ratio is None:
                     why = why or f"gpt2: {row['skipped_implementations'][GPT2]}"
                     add(name, None, GPT2_GOAL, None, f"skipped: {why}")
                 else:
-                    add(name, ratio, GPT2_GOAL, ratio >= GPT2_GOAL)
+                    add(name, ratio, GPT2_GOAL, ratio >= GPT2_GOAL, _projection_note(row, (kind, GPT2)))
     return out
 
 

@@ -242,7 +242,9 @@ class _WorkerState:
         return {"seconds": seconds, "examples": examples, "padded_tokens": tokens, "loss": float(loss.detach())}
 
     def generate(self, dtype: str, batch: int, prompt: int, new_tokens: int, max_time: float):
-        """Greedy `generate` of `new_tokens` after a random unpadded prompt, stopped early at `max_time` seconds.
+        """Greedy `generate` of `new_tokens` after a random unpadded prompt, stopped early once `max_time` seconds
+        have passed and at least two tokens were made (what a projection needs; `generate`'s own `max_time` would
+        stop a slow prompt after its first token).
 
         `seconds` and `tokens` are the whole length's: measured when the run finished; for a run stopped early,
         projected from its own clock (`prompt_seconds`: the prompt's forward and the first token; `step_seconds`:
@@ -252,16 +254,15 @@ class _WorkerState:
         model = self._model(dtype).eval()
         generator = torch.Generator().manual_seed(self.seed + 1)
         ids = torch.randint(0, model.config.vocab_size - 4, (batch, prompt), generator=generator)
-        clock = StepClock()
         with torch.inference_mode():
-            start = time.perf_counter()
+            clock = StepClock(max_time)
+            start = clock.start = time.perf_counter()
             output = model.generate(
                 ids,
                 attention_mask=torch.ones_like(ids),
                 max_new_tokens=new_tokens,
                 do_sample=False,
                 pad_token_id=0,
-                max_time=max_time,
                 stopping_criteria=StoppingCriteriaList([clock]),
             )
             seconds = time.perf_counter() - start
@@ -284,14 +285,18 @@ class _WorkerState:
 
 
 class StepClock(StoppingCriteria):
-    """The time at which each new token is chosen (`generate` asks its stopping criteria once a step); never stops."""
+    """The time at which each new token is chosen (`generate` asks its stopping criteria once a step); stops the run
+    once `max_time` seconds have passed since `start` and two tokens or more were chosen."""
 
-    def __init__(self):
+    def __init__(self, max_time: float):
+        self.max_time = max_time
+        self.start = time.perf_counter()
         self.times = []
 
     def __call__(self, input_ids: torch.LongTensor, scores, **kwargs) -> torch.BoolTensor:
         self.times.append(time.perf_counter())
-        return torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
+        stop = len(self.times) >= 2 and self.times[-1] - self.start > self.max_time
+        return torch.full((input_ids.shape[0],), stop, dtype=torch.bool, device=input_ids.device)
 
 
 def _worker_main(conn, kind: str, shape: str, seed: int, threads: int):

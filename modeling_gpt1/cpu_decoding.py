@@ -5,8 +5,9 @@ bound by how fast the weight is read, and one BLAS call streams it on about one 
 rows split the weight into one slab per thread, multiplied as a batch, which reads it about 1.5x faster on two cores
 (`benchmarks/README.md`). Each weight is also laid out in memory the way its dtype streams fastest (same shape and
 values): float32 as `[in, out]`, bfloat16 and float16 as `[out, in]`, where a CPU without bf16/fp16 instructions
-multiplies a few rows 5-20x faster than with `Conv1D`'s own `[in, out]` layout. The slabs are views of the weights as stored, read at every call: nothing is copied or
-cached, so in-place edits, loads, resizes and adapter merges are seen at once. Anything else (autograd, other
+multiplies a few rows 5-20x faster than with `Conv1D`'s own `[in, out]` layout. The slabs are views of the weights
+as stored, read at every call: nothing is copied or cached, so in-place edits, loads, resizes and adapter merges are
+seen at once. Anything else (autograd, other
 devices, compiled graphs, longer inputs) takes the modules' own forward. The model file itself never does this, so
 that every Hub user of `trust_remote_code` runs the plain model.
 """
@@ -34,6 +35,8 @@ OUT_IN_DTYPES = (torch.bfloat16, torch.float16)
 def _splits(x: torch.Tensor, weight: torch.Tensor) -> int:
     """How many equal slabs of `weight`'s rows (as stored) to use for `x`, or 1 for the plain product."""
     if torch.compiler.is_compiling() or torch.is_grad_enabled() or x.device.type != "cpu":
+        return 1
+    if torch.is_autocast_enabled("cpu"):  # autocast would round each partial product to its lower precision
         return 1
     if x.shape[:-1].numel() > FEW_ROWS:
         return 1
@@ -91,9 +94,12 @@ def _linear_forward(self, x):
 
 def _lay_out(weight: nn.Parameter, in_out: bool) -> None:
     """Lay `weight` (shape `[in, out]` if `in_out`, else `[out, in]`) out in memory as its dtype multiplies fastest
-    (`OUT_IN_DTYPES`), keeping its shape and values."""
+    (`OUT_IN_DTYPES`), keeping its shape and values; a layout set for another dtype before is undone."""
     if (weight.dtype in OUT_IN_DTYPES) == in_out:
-        _lay_out_transposed(weight)
+        if weight.is_contiguous():
+            _lay_out_transposed(weight)
+    elif not weight.is_contiguous():
+        weight.data = weight.data.contiguous()
 
 
 def _lay_out_transposed(weight: nn.Parameter) -> None:
@@ -131,7 +137,8 @@ def enable_cpu_decoding(model: nn.Module) -> nn.Module:
     replaced later (a load with `assign=True`, a resize) keeps its own layout and takes the matching product,
     equally correct.
 
-    Outputs equal the plain model's to float rounding (the tests check 1e-5). It pays off for greedy, sampling or
+    Outputs equal the plain model's to float rounding (the tests check 1e-5 in float32; in bfloat16 and float16, as
+    close to the float32 model's as the plain model's). It pays off for greedy, sampling or
     beam decoding on a CPU with two or more threads; training, GPUs and `torch.compile` take the plain path."""
     for module in model.modules():
         if isinstance(module, Conv1D):

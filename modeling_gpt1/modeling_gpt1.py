@@ -43,7 +43,7 @@ IGNORE_INDEX = -100
 
 # Activations run as one kernel computing the same function: the tanh GELU of GPT's release ("gelu_new", a chain of
 # element-wise ops in Transformers) is torch's gelu(approximate="tanh"), which saves no intermediates for backward
-# (a float32 GPT-1 training step on a CPU took ~30% less time with it: benchmarks/README.md).
+# (a float32 GPT-1 training step on a CPU took 16-20% less time with it: benchmarks/README.md).
 FUSED_ACTIVATIONS = {"gelu_new": "gelu_pytorch_tanh"}
 
 # The keyword arguments a forward passes on besides its named ones: Transformers' attention, loss and output kwargs

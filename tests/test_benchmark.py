@@ -248,12 +248,29 @@ def _import_run():
     return run
 
 
+def test_a_run_whose_prompt_outlasts_max_time_still_makes_two_tokens_and_is_projected(monkeypatch):
+    """`generate(max_time=...)` would stop a slow prompt after its first token, leaving no step to time: the worker's
+    clock stops only after two tokens."""
+    import sys
+
+    sys.path.insert(0, str(ROOT))
+    from benchmarks import workers
+
+    monkeypatch.setitem(workers.SHAPES, "tiny", dict(vocab_size=64, n_positions=16, n_embd=16, n_layer=1, n_head=2))
+    state = workers._WorkerState("ours", "tiny", seed=0)
+    result = state.generate(dtype="float32", batch=1, prompt=4, new_tokens=6, max_time=0.0)
+    assert result["new_tokens"] == 2 and result["projected"] and result["tokens"] == 6
+    assert result["seconds"] == pytest.approx(result["prompt_seconds"] + 5 * result["step_seconds"], rel=1e-9)
+
+
 def test_an_implementation_too_slow_to_reach_two_tokens_is_foreseen_from_its_warm_up():
     run = _import_run()
     warm_up = {"prompt_seconds": 0.5, "step_seconds": 0.25}
-    assert run.foreseen_seconds(warm_up, warm_prompt=4, prompt=32) == pytest.approx((0.5 + 2 * 0.25) * 8)
+    # The prompt (with its first token) scales with its length; a cached step does not, an uncached one does.
+    assert run.foreseen_seconds(warm_up, warm_prompt=4, prompt=32) == pytest.approx(0.5 * 8 + 0.25)
+    assert run.foreseen_seconds(warm_up, warm_prompt=4, prompt=32, cached=False) == pytest.approx((0.5 + 0.25) * 8)
     one_token = {"prompt_seconds": 0.5, "step_seconds": None}  # a warm-up of one token: its prompt stands for a step
-    assert run.foreseen_seconds(one_token, warm_prompt=4, prompt=4) == pytest.approx(1.5)
+    assert run.foreseen_seconds(one_token, warm_prompt=4, prompt=4) == pytest.approx(1.0)
 
 
 def test_a_generation_row_without_gpt2_or_the_plain_model_reports_what_ran_and_leaves_their_goals_unmeasured():

@@ -280,3 +280,26 @@ def test_a_bfloat16_model_saves_contiguously_keeps_its_layout_and_reloads_equal(
     reloaded = type(plain).from_pretrained(tmp_path, dtype=torch.bfloat16).eval()
     for name, parameter in reloaded.named_parameters():
         assert parameter.is_contiguous() and torch.equal(parameter, plain.get_parameter(name))
+
+
+def test_enabling_again_after_a_dtype_change_lays_the_weights_out_for_the_new_dtype():
+    """float32 -> bfloat16 -> float32, enabled each time: each weight ends in the layout of its current dtype, not
+    in the one a previous dtype left (values and the tie unchanged)."""
+    plain, model = make_lm(), enable_cpu_decoding(make_lm())
+    for dtype in (torch.bfloat16, torch.float32):
+        enable_cpu_decoding(model.to(dtype))
+        reduced = dtype in OUT_IN_DTYPES
+        assert all(stored_in_out(m.weight) != reduced for m in model.modules() if isinstance(m, Conv1D))
+        assert stored_in_out(model.lm_head.weight.t()) != reduced
+        assert model.lm_head.weight is model.transformer.wte.weight
+    for name, parameter in model.named_parameters():
+        torch.testing.assert_close(parameter, plain.get_parameter(name), atol=1e-2, rtol=1e-2)  # via bfloat16
+
+
+def test_no_split_product_under_cpu_autocast(two_threads, monkeypatch):
+    """Autocast would run the slabs' products in bfloat16 and round each partial sum: the plain product instead."""
+    monkeypatch.setattr(torch, "bmm", lambda *args: pytest.fail("split product under autocast"))
+    weight, x = torch.randn(48, 20), torch.randn(1, 48)
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        output = threaded_matmul(x, weight)
+    torch.testing.assert_close(output.float(), x @ weight, atol=0.1, rtol=0.02)
