@@ -319,6 +319,14 @@ def test_training_and_fine_tuning_commands_run_one_untimed_step_before_the_clock
     result = state.train(dtype="float32", batch=2, seq=16, steps=2)
     assert len(calls) == 3 and result["tokens"] == 2 * 16 * 2
 
+    classifier = workers._WorkerState("ours-classifier", "tiny", seed=0)
+    config = workers.make_config("tiny")
+    calls.clear()
+    classifier._model("float32").register_forward_hook(lambda *args: calls.append(1))
+    example = {"input_ids": [config.start_token_id, 5, 6, config.extract_token_id], "label": 1}
+    result = classifier.finetune(batches=[[example] * 2, [example]], pad_to=None, auxiliary=False)
+    assert len(calls) == 3 and result["examples"] == 3  # one untimed batch, then the two timed ones
+
 
 def test_openai_gpt_worker_gets_our_weights():
     import sys
