@@ -641,7 +641,6 @@ def table(report: dict) -> list[str]:
                     f"{result['padding_fraction']:.0%} padding |"
                 )
         else:
-            reference = row["results"].get(OPENAI, {}).get("tokens_per_s")
             for kind, result in row["results"].items():
                 notes = []
                 if result["new_tokens"] < row["new_tokens"]:
@@ -660,7 +659,7 @@ def table(report: dict) -> list[str]:
                         f"ours {_fmt_ratio(row['ratio_gpt2'])}, "
                         f"cpu_decoding {_fmt_ratio(row['cpu_decoding_ratio_gpt2'])}"
                     )
-                versus = "-" if reference is None else f"{result['tokens_per_s'] / reference:.2f}x"
+                versus = _fmt_ratio(_rate_ratio(row["results"], kind, OPENAI))
                 lines.append(
                     f"| {row['name']} | {kind} | {_fmt_rate(result['tokens_per_s'])} tokens/s | {versus} | "
                     f"{result['fraction_of_bound']:.0%} of read bound | {result['peak_rss_mb']:,.0f} | "

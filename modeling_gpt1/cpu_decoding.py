@@ -7,9 +7,8 @@ rows split the weight into one slab per thread, multiplied as a batch, which rea
 values): float32 as `[in, out]`, bfloat16 and float16 as `[out, in]`, where a CPU without bf16/fp16 instructions
 multiplies a few rows 5-20x faster than with `Conv1D`'s own `[in, out]` layout. The slabs are views of the weights
 as stored, read at every call: nothing is copied or cached, so in-place edits, loads, resizes and adapter merges are
-seen at once. Anything else (autograd, other
-devices, compiled graphs, longer inputs) takes the modules' own forward. The model file itself never does this, so
-that every Hub user of `trust_remote_code` runs the plain model.
+seen at once. Anything else (autograd, other devices, compiled graphs, longer inputs) takes the modules' own forward.
+The model file itself never does this, so that every Hub user of `trust_remote_code` runs the plain model.
 """
 
 import contextlib
@@ -33,8 +32,11 @@ OUT_IN_DTYPES = (torch.bfloat16, torch.float16)
 
 
 def _splits(x: torch.Tensor, weight: torch.Tensor) -> int:
-    """How many equal slabs of `weight`'s rows (as stored) to use for `x`, or 1 for the plain product."""
+    """How many equal slabs of `weight`'s rows (as stored, contiguous: the slabs are views) to use for `x`, or 1 for
+    the plain product."""
     if torch.compiler.is_compiling() or torch.is_grad_enabled() or x.device.type != "cpu":
+        return 1
+    if not weight.is_contiguous():
         return 1
     if torch.is_autocast_enabled("cpu"):  # autocast would round each partial product to its lower precision
         return 1
@@ -49,7 +51,7 @@ def threaded_matmul(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | 
     products."""
     rows = x.shape[:-1].numel()
     # Partial products would each be rounded to a reduced-precision dtype before their sum: float32 only.
-    splits = _splits(x, weight) if weight.is_contiguous() and weight.dtype not in OUT_IN_DTYPES else 1
+    splits = _splits(x, weight) if weight.dtype not in OUT_IN_DTYPES else 1
     if splits < 2:
         flat = x.reshape(rows, x.shape[-1])
         output = flat @ weight if bias is None else torch.addmm(bias, flat, weight)
@@ -65,7 +67,7 @@ def threaded_linear(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     A few rows without autograd on a CPU cut the weight's `out` rows into one contiguous slab per thread, each giving
     its own columns of the output."""
     rows = x.shape[:-1].numel()
-    splits = _splits(x, weight) if weight.is_contiguous() else 1
+    splits = _splits(x, weight)
     flat = x.reshape(rows, x.shape[-1])
     if splits < 2:
         output = flat @ weight.t()
@@ -138,8 +140,8 @@ def enable_cpu_decoding(model: nn.Module) -> nn.Module:
     equally correct.
 
     Outputs equal the plain model's to float rounding (the tests check 1e-5 in float32; in bfloat16 and float16, as
-    close to the float32 model's as the plain model's). It pays off for greedy, sampling or
-    beam decoding on a CPU with two or more threads; training, GPUs and `torch.compile` take the plain path."""
+    close to the float32 model's as the plain model's). It pays off for greedy, sampling or beam decoding on a CPU
+    with two or more threads; training, GPUs and `torch.compile` take the plain path."""
     for module in model.modules():
         if isinstance(module, Conv1D):
             module.forward = types.MethodType(_conv1d_forward, module)
