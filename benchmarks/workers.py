@@ -34,13 +34,14 @@ from modeling_gpt1 import (
 )
 from modeling_gpt1.convert import openai_gpt_config, openai_gpt_state_dict, to_openai_gpt
 from modeling_gpt1.cpu_decoding import enable_cpu_decoding
+from modeling_gpt1.cpu_training import BLOCK_CAUSAL
 
 
 SHAPES = {
     "gpt1": {},  # GPT1Config's defaults: the 117M model of the paper (vocabulary with GPT's 4 special tokens)
     "small": dict(vocab_size=1000, n_positions=512, n_embd=128, n_layer=2, n_head=4),
 }
-OURS, OURS_CPU, OPENAI, GPT2 = "ours", "ours+cpu_decoding", "openai-gpt", "gpt2"
+OURS, OURS_CPU, OURS_BLOCK, OPENAI, GPT2 = "ours", "ours+cpu_decoding", "ours+block_causal", "openai-gpt", "gpt2"
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -55,7 +56,7 @@ def build_model(kind: str, shape: str, seed: int, dtype: str = "float32"):
     """A model of `kind` with the seed's weights: ours and openai-gpt get the same weights, GPT-2 its own."""
     torch.manual_seed(seed)
     config = make_config(shape)
-    if kind in (OURS, OURS_CPU):
+    if kind in (OURS, OURS_CPU, OURS_BLOCK):
         model = GPT1LMHeadModel(config)
     elif kind == OPENAI:
         model = to_openai_gpt(GPT1LMHeadModel(config))
@@ -80,6 +81,8 @@ def build_model(kind: str, shape: str, seed: int, dtype: str = "float32"):
     model = model.to(DTYPES[dtype])
     if kind == OURS_CPU:
         enable_cpu_decoding(model)
+    if kind == OURS_BLOCK:
+        model.set_attn_implementation(BLOCK_CAUSAL)
     return model
 
 

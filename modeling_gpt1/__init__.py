@@ -7,6 +7,7 @@ from .auxiliary import AuxiliaryLossCallback, GPT1WithAuxiliaryLM, add_auxiliary
 from .collators import GPT1DataCollator
 from .configuration_gpt1 import GPT1Config
 from .cpu_decoding import enable_cpu_decoding
+from .cpu_training import BLOCK_CAUSAL
 from .modeling_gpt1 import (
     GPT1ForMultipleChoice,
     GPT1ForSequenceClassification,
@@ -81,6 +82,7 @@ __all__ = [
     "FAMILIES",
     "load_with_transferred_layers",
     "enable_cpu_decoding",
+    "BLOCK_CAUSAL",
     "GPT1TextClassificationPipeline",
     "finetuning_args",
     "pretraining_args",
