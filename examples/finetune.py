@@ -48,7 +48,13 @@ from modeling_gpt1.reporting import (
 )
 from modeling_gpt1.tasks import TASKS, get_task, load_task_dataset, metric_fn
 from modeling_gpt1.tokenization_gpt1 import add_gpt1_special_tokens
-from modeling_gpt1.training import FINETUNING_DEFAULTS, add_special_tokens, parse_config_overrides
+from modeling_gpt1.training import (
+    ATTN_IMPLEMENTATION_HELP,
+    FINETUNING_DEFAULTS,
+    add_special_tokens,
+    check_attn_implementation,
+    parse_config_overrides,
+)
 from modeling_gpt1.transfer import load_with_transferred_layers
 from modeling_gpt1.transforms import TRUNCATIONS
 
@@ -93,6 +99,7 @@ class ModelArguments:
         default=None,
         metadata={"help": "Keep only the first k pre-trained blocks, re-initialise the rest (all: None)."},
     )
+    attn_implementation: str | None = field(default=None, metadata={"help": ATTN_IMPLEMENTATION_HELP})
     cache_dir: str | None = field(default=None, metadata={"help": "Cache of data sets and models from the Hub."})
 
     def __post_init__(self):
@@ -110,6 +117,7 @@ class ModelArguments:
                 "--model_name_or_path"
             )
         self.overrides = parse_config_overrides(self.config_overrides or "")  # bad fields fail here, at once
+        check_attn_implementation(self.attn_implementation)
         if self.num_transferred_layers is not None and self.model_name_or_path is None:
             raise ValueError("--num_transferred_layers needs --model_name_or_path (the layers to transfer)")
         for flag in ("model_name_or_path", "tokenizer_name", "config_name"):
@@ -345,6 +353,8 @@ def main(argv: list[str] | None = None, exit_on_user_error: bool = False) -> dic
         encoded = encode(data, spec, tokenizer, data_args, max_length, training_args)
         set_seed(training_args.seed)  # the new linear layer is random
         model = load_head(spec, model_args, tokenizer)
+        if model_args.attn_implementation is not None:
+            model.set_attn_implementation(model_args.attn_implementation)
 
     aux = model_args.aux_lm_coef > 0
     if aux:

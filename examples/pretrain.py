@@ -47,7 +47,13 @@ from modeling_gpt1.reporting import (
     user_errors_exit,
 )
 from modeling_gpt1.tokenization_gpt1 import train_gpt1_tokenizer
-from modeling_gpt1.training import PRETRAINING_DEFAULTS, add_special_tokens, parse_config_overrides
+from modeling_gpt1.training import (
+    ATTN_IMPLEMENTATION_HELP,
+    PRETRAINING_DEFAULTS,
+    add_special_tokens,
+    check_attn_implementation,
+    parse_config_overrides,
+)
 
 
 logger = logging.getLogger(__name__)
@@ -112,6 +118,7 @@ class ModelArguments:
         default=40478, metadata={"help": "BPE vocabulary of a tokenizer trained here (the paper's 40,478)."}
     )
     tokenizer_min_frequency: int = field(default=2, metadata={"help": "Rarer pairs are never merged."})
+    attn_implementation: str | None = field(default=None, metadata={"help": ATTN_IMPLEMENTATION_HELP})
     cache_dir: str | None = field(default=None, metadata={"help": "Cache of data sets and models from the Hub."})
     preset: str | None = field(
         default=None,
@@ -128,6 +135,7 @@ class ModelArguments:
         if self.config_overrides and self.model_name_or_path:
             raise ValueError("--config_overrides shapes a new model; it cannot change --model_name_or_path's")
         self.overrides = parse_config_overrides(self.config_overrides or "")  # bad fields fail here, at once
+        check_attn_implementation(self.attn_implementation)
         # Transformers reads a local folder without config.json as the class defaults (here the 117M shape), silently.
         if (
             self.config_name
@@ -400,6 +408,8 @@ def prepare(argv: list[str] | None = None) -> PreparedRun:
 
     tokenizer = load_tokenizer(model_args, raw, text_column, checkpoint, training_args)
     model = build_model(model_args, tokenizer, checkpoint)
+    if model_args.attn_implementation is not None:
+        model.set_attn_implementation(model_args.attn_implementation)
     n_positions = model.config.n_positions
     block_size = data_args.block_size or min(PAPER_BLOCK_SIZE, n_positions)
     if block_size > n_positions:

@@ -5,8 +5,10 @@ bias or gain weights" (the embeddings included), so no custom optimizer is neede
 """
 
 from transformers import TrainingArguments
+from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
 
 from .configuration_gpt1 import SPECIAL_TOKEN_IDS, GPT1Config
+from .cpu_training import BLOCK_CAUSAL
 
 
 # Section 4.1, "Fine-tuning details": lr 6.25e-5, batch 32, 3 epochs, linear schedule with warm-up over 0.2% of
@@ -41,6 +43,20 @@ def finetuning_args(output_dir: str, **overrides) -> TrainingArguments:
 def pretraining_args(output_dir: str, **overrides) -> TrainingArguments:
     """`TrainingArguments` with the paper's pre-training hyperparameters; keyword arguments override them."""
     return TrainingArguments(output_dir=output_dir, **{**PRETRAINING_DEFAULTS, **overrides})
+
+
+ATTN_IMPLEMENTATION_HELP = (
+    f"Attention backend: sdpa (default), eager, {BLOCK_CAUSAL} (faster training with attention dropout on a CPU: "
+    "modeling_gpt1.cpu_training), or another Transformers backend (flash_attention_2, flex_attention, ...)."
+)
+
+
+def check_attn_implementation(name: str | None) -> None:
+    """A ValueError naming `--attn_implementation`'s choices unless `name` is None (the model's default) or an
+    attention backend Transformers knows (its own and those registered, such as `block_causal`)."""
+    choices = ["eager", *ALL_ATTENTION_FUNCTIONS.valid_keys()]
+    if name is not None and name not in choices:
+        raise ValueError(f"--attn_implementation {name!r} is not an attention backend; choose from {choices}")
 
 
 def decay_parameter_names(model) -> list[str]:

@@ -135,3 +135,17 @@ def weights(folder: Path) -> dict[str, torch.Tensor]:
 
 def log_history(folder: Path) -> list[dict]:
     return json.loads((folder / "trainer_state.json").read_text())["log_history"]
+
+
+def spy_on_attention(monkeypatch, name: str) -> list[float]:
+    """The dropout probability of every call to the attention backend `name` (registered with Transformers)."""
+    from transformers import AttentionInterface
+
+    calls, backend = [], AttentionInterface._global_mapping[name]
+
+    def spy(module, *args, dropout=0.0, **kwargs):
+        calls.append(dropout)
+        return backend(module, *args, dropout=dropout, **kwargs)
+
+    monkeypatch.setitem(AttentionInterface._global_mapping, name, spy)
+    return calls

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 from datasets import Dataset
+from finetune_helpers import spy_on_attention
 from safetensors.torch import load_file
 from transformers import (
     AutoModelForCausalLM,
@@ -360,6 +361,7 @@ def test_warm_up_longer_than_the_run_is_warned_about(corpus, tmp_path, caplog):
         (["--resume_from_checkpoint", "last"], "no complete checkpoint-* folder in"),
         (["--block_size", "128"], "--block_size 128 exceeds the model's context (n_positions=64)"),
         (["--config_name", "."], "--config_name .: the folder has no config.json"),  # not the 117M defaults
+        (["--attn_implementation", "fast"], "--attn_implementation 'fast' is not an attention backend; choose from"),
     ],
 )
 def test_command_line_user_errors_are_one_line_and_exit_2(corpus, tmp_path, capsys, extra, complaint):
@@ -374,6 +376,12 @@ def test_command_line_user_errors_are_one_line_and_exit_2(corpus, tmp_path, caps
     err = capsys.readouterr().err
     [line] = [line for line in err.splitlines() if ": error: " in line]
     assert complaint in line and "Traceback" not in err and "usage:" not in err
+
+
+def test_attn_implementation_chooses_the_attention_trained_with(corpus, tmp_path, monkeypatch):
+    calls = spy_on_attention(monkeypatch, "block_causal")
+    pretrain.main(pretrain_argv(corpus, tmp_path / "out", "--max_steps", "1", "--attn_implementation", "block_causal"))
+    assert 0.1 in calls  # training steps: the tiny model's attention dropout
 
 
 def test_unknown_flags_and_presets_are_one_line_too(tmp_path, capsys):

@@ -5,7 +5,7 @@ import importlib.util
 import json
 
 import pytest
-from finetune_helpers import FINETUNE, finetune_argv, run_finetune, write_model, write_sst2
+from finetune_helpers import FINETUNE, finetune_argv, run_finetune, spy_on_attention, write_model, write_sst2
 
 
 def load_finetune():
@@ -142,6 +142,10 @@ def test_training_from_scratch_needs_no_pre_trained_model(files, tmp_path):
         ([], "give --model_name_or_path (a pre-trained model), or --tokenizer_name with --config_name"),
         (["--config_overrides", "n_layer=1"], "give --model_name_or_path"),
         (["--tokenizer_name", "{model}", "--config_overrides", "n_layerz=1"], "GPT1Config has no field 'n_layerz'"),
+        (
+            ["--tokenizer_name", "{model}", "--config_overrides", "n_layer=1", "--attn_implementation", "x"],
+            "'x' is not",
+        ),
     ],
 )
 def test_training_from_scratch_user_errors(files, tmp_path, capsys, extra, message):
@@ -161,3 +165,13 @@ def test_config_overrides_with_a_pre_trained_model_is_an_error(files, tmp_path, 
         )
     assert exit.value.code == 2
     assert "drop them, or --model_name_or_path" in capsys.readouterr().err
+
+
+def test_attn_implementation_chooses_the_attention_fine_tuned_with(files, tmp_path, monkeypatch):
+    model, _ = files
+    calls = spy_on_attention(monkeypatch, "block_causal")
+    argv = scratch_argv(
+        files, tmp_path / "out", "--tokenizer_name", str(model), "--attn_implementation", "block_causal"
+    )
+    finetune.main([*argv, "--config_overrides", "n_layer=1,n_embd=16,n_head=2,n_positions=32"])
+    assert 0.1 in calls  # training steps: the model's attention dropout
