@@ -6,11 +6,27 @@ import torch.nn.functional as F
 from transformers.integrations import sdpa_attention
 
 from modeling_gpt1 import BLOCK_CAUSAL, GPT1Config, GPT1LMHeadModel, cpu_training
-from modeling_gpt1.cpu_training import BLOCK_ROWS, block_causal_attention_forward, dropout_mask
+from modeling_gpt1.cpu_training import block_causal_attention_forward, dropout_mask
 
 
 NEVER = 1e-12  # a dropout probability that keeps every weight (the blocked path runs; nothing is dropped)
-LENGTH = 2 * BLOCK_ROWS + 22  # three blocks, the last one partial
+ROWS = 16  # queries a block in these tests (small inputs, several blocks)
+LENGTH = 2 * ROWS + 22  # three blocks, the last one partial
+
+
+@pytest.fixture(autouse=True)
+def draws(monkeypatch):
+    """Blocks of `ROWS` queries, and the shape of every dropout mask the blocked path draws (one a block)."""
+    monkeypatch.setattr(cpu_training, "BLOCK_ROWS", ROWS)
+    shapes, draw = [], cpu_training.dropout_mask
+    monkeypatch.setattr(
+        cpu_training, "dropout_mask", lambda shape, *a, **kw: shapes.append(shape) or draw(shape, *a, **kw)
+    )
+    return shapes
+
+
+def blocks(q_length):
+    return -(-q_length // ROWS)
 
 
 class Causal(torch.nn.Module):
@@ -48,39 +64,62 @@ def assert_same(expected, actual, atol=1e-5):
 
 
 @pytest.mark.parametrize(
-    "q_length, kv_length, masked",
-    [(LENGTH, LENGTH, False), (LENGTH, LENGTH, True), (BLOCK_ROWS, BLOCK_ROWS, False), (LENGTH - 30, LENGTH, True)],
-    ids=["causal", "padded", "one block", "longer keys"],
+    "q_length, kv_length, mask",
+    [
+        (LENGTH, LENGTH, None),
+        (LENGTH, LENGTH, "padded"),
+        (ROWS, ROWS, None),
+        (LENGTH - 30, LENGTH, "padded"),
+        (LENGTH - 30, LENGTH, None),  # sdpa's is_causal: aligned at the first key (an empty static cache's prefill)
+        (LENGTH, LENGTH, "one row for all queries"),  # [batch, 1, 1, kv_len]
+        (LENGTH, LENGTH, "per head"),  # [batch, heads, q_len, kv_len]
+        (LENGTH, LENGTH, "batch 1"),  # [1, 1, q_len, kv_len] for every row of the batch
+    ],
+    ids=lambda value: str(value),
 )
-def test_blocked_attention_equals_sdpa_in_value_and_gradient(q_length, kv_length, masked):
+def test_blocked_attention_equals_sdpa_in_value_and_gradient(draws, q_length, kv_length, mask):
     tensors = qkv(q_length=q_length, kv_length=kv_length)
-    mask = padded_mask(2, q_length, kv_length) if masked else None
+    if mask == "padded":
+        mask = padded_mask(2, q_length, kv_length)
+    elif mask == "one row for all queries":
+        mask = torch.rand(2, 1, 1, kv_length, generator=torch.Generator().manual_seed(5)) > 0.3
+    elif mask == "per head":
+        mask = padded_mask(2, q_length, kv_length).repeat(1, 3, 1, 1)
+        mask[:, 1, :, 7] = False
+    elif mask == "batch 1":
+        mask = padded_mask(2, q_length, kv_length)[1:]
     expected = outputs_and_grads(sdpa_attention.sdpa_attention_forward, tensors, attention_mask=mask, dropout=0.0)
     actual = outputs_and_grads(block_causal_attention_forward, tensors, attention_mask=mask, dropout=NEVER)
+    assert len(draws) == blocks(q_length)  # the blocked path ran
     assert_same(expected, actual)
-    if masked:  # sdpa's rows that see no key are 0, and so are ours
-        assert actual[0][0, : kv_length // 3 - (kv_length - q_length)].abs().max() == 0
+    if mask is not None:  # queries that see no key give 0, as sdpa's do
+        sees_none = ~mask.expand(2, 3, q_length, kv_length).any(dim=-1).transpose(1, 2)  # [batch, q_len, heads]
+        assert (actual[0][sees_none] == 0).all()
+        assert sees_none.any() or q_length < kv_length or mask.shape[0] == 1 or mask.shape[2] == 1
 
 
-def test_dropout_drops_the_drawn_weights_and_scales_the_rest(monkeypatch):
-    """With the dropout masks drawn from one full mask, the output is softmax(q k^T s + mask) * keep / (1 - p) v."""
+@pytest.mark.parametrize("masked", [False, True], ids=["causal", "padded"])
+def test_dropout_drops_the_drawn_weights_and_scales_the_rest(monkeypatch, masked):
+    """With the dropout masks drawn from one full mask, the output is softmax(q k^T s + mask) * keep / (1 - p) v,
+    and 0 for a query that sees no key."""
     p = 0.25
     q, k, v = qkv()
     full_keep = torch.rand(2, 3, LENGTH, LENGTH, generator=torch.Generator().manual_seed(3)) > p
-    blocks = iter(range(0, LENGTH, BLOCK_ROWS))
+    starts = iter(range(0, LENGTH, ROWS))
 
     def drawn(shape, p_drawn, device=None):
         assert p_drawn == p
-        start = next(blocks)
+        start = next(starts)
         return ~full_keep[:, :, start : start + shape[-2], : shape[-1]]
 
     monkeypatch.setattr(cpu_training, "dropout_mask", drawn)
-    output = block_causal_attention_forward(Causal(), q, k, v, None, dropout=p, scaling=0.3)[0]
-    causal = torch.ones(LENGTH, LENGTH, dtype=torch.bool).tril()
-    weights = F.softmax((q @ k.transpose(-1, -2) * 0.3).masked_fill(~causal, float("-inf")), dim=-1)
+    mask = padded_mask(2, LENGTH, LENGTH) if masked else None
+    output = block_causal_attention_forward(Causal(), q, k, v, mask, dropout=p, scaling=0.3)[0]
+    visible = mask if masked else torch.ones(LENGTH, LENGTH, dtype=torch.bool).tril()
+    weights = F.softmax((q @ k.transpose(-1, -2) * 0.3).masked_fill(~visible, float("-inf")), dim=-1).nan_to_num()
     expected = ((weights * full_keep / (1 - p)) @ v).transpose(1, 2)
     torch.testing.assert_close(output, expected, atol=1e-5, rtol=0)
-    assert next(blocks, None) is None  # one draw per block
+    assert next(starts, None) is None  # one draw per block
 
 
 @pytest.mark.parametrize("p", [0.1, 0.5, 0.9])
@@ -96,35 +135,77 @@ def test_dropout_mask_drops_each_weight_with_probability_p(p):
 
 @pytest.mark.parametrize(
     "case",
-    ["no dropout", "float mask", "not causal", "compiling"],
+    [
+        "no dropout",
+        "float mask",
+        "not causal",
+        "compiling",
+        "fewer keys than queries",
+        "position_bias",
+        "softcap",
+        "grouped key/value heads",
+    ],
 )
-def test_everything_else_runs_transformers_sdpa(monkeypatch, case):
+def test_everything_else_runs_transformers_sdpa(monkeypatch, draws, case):
     calls = []
     sdpa = sdpa_attention.sdpa_attention_forward
     monkeypatch.setattr(cpu_training, "sdpa_attention_forward", lambda *a, **kw: calls.append(kw) or sdpa(*a, **kw))
-    q, k, v = qkv()
-    mask, dropout, kwargs = None, 0.1, {}
+    q, k, v = qkv(kv_length=LENGTH - 10 if case == "fewer keys than queries" else None)
+    mask, dropout, kwargs, module = None, 0.1, {}, Causal()
     if case == "no dropout":
         dropout = 0.0
     elif case == "float mask":
         mask = torch.zeros(2, 1, LENGTH, LENGTH)
     elif case == "not causal":
         kwargs = {"is_causal": False}
-    else:
+    elif case == "compiling":
         monkeypatch.setattr(torch.compiler, "is_compiling", lambda: True)
-    output = block_causal_attention_forward(Causal(), q, k, v, mask, dropout=dropout, scaling=0.3, **kwargs)[0]
-    assert len(calls) == 1 and calls[0]["dropout"] == dropout
+    elif case == "position_bias":
+        kwargs = {"position_bias": torch.randn(1, 3, LENGTH, LENGTH)}
+    elif case == "softcap":
+        with pytest.raises(ValueError, match="softcap"):  # sdpa's own refusal
+            block_causal_attention_forward(module, q, k, v, mask, dropout=dropout, scaling=0.3, softcap=30.0)
+        assert len(calls) == 1 and not draws
+        return
+    elif case == "grouped key/value heads":  # 3 query heads share each key/value head
+        module.num_key_value_groups = 3
+        k, v = k[:, :1], v[:, :1]
+    output = block_causal_attention_forward(module, q, k, v, mask, dropout=dropout, scaling=0.3, **kwargs)[0]
+    assert len(calls) == 1 and calls[0]["dropout"] == dropout and not draws
     assert output.shape == (2, LENGTH, 3, 8)
+
+
+@pytest.mark.parametrize("dtype", ["bfloat16 autocast", "float16"])
+def test_a_query_that_sees_no_key_gets_finite_gradients_in_lower_precision(dtype):
+    """Masked scores are set to their own dtype's minimum, never -inf: autocast makes float32 queries' scores
+    bfloat16, and float16 scores far below zero would overflow if the minimum were added."""
+    q, k, v = qkv()
+    mask = padded_mask(2, LENGTH, LENGTH)
+    if dtype == "float16":
+        with torch.no_grad():
+            q.fill_(8.0), k.fill_(-8.0)  # scores of -1.5e2 (q k^T s): -65504 added would be -inf in float16
+        tensors = [t.detach().half().requires_grad_() for t in (q, k, v)]
+        _, grads = outputs_and_grads(block_causal_attention_forward, tensors, attention_mask=mask, dropout=NEVER)
+    else:
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            expected = outputs_and_grads(sdpa_attention.sdpa_attention_forward, [q, k, v], attention_mask=mask)
+            actual = outputs_and_grads(block_causal_attention_forward, [q, k, v], attention_mask=mask, dropout=NEVER)
+        assert_same(expected, actual, atol=5e-2)
+        grads = actual[1]
+    assert all(torch.isfinite(grad).all() for grad in grads)
 
 
 def tiny_config(**overrides):
     return GPT1Config(vocab_size=64, n_positions=2 * LENGTH, n_embd=24, n_layer=2, n_head=3, **overrides)
 
 
-def test_models_trained_with_block_causal_attention_equal_sdpa_with_padding_and_packed_sequences():
+ONLY_ATTENTION_DROPOUT = dict(resid_pdrop=0.0, embd_pdrop=0.0)
+
+
+def test_models_trained_with_block_causal_attention_equal_sdpa_with_padding_and_packed_sequences(draws):
     """In training mode (attention dropout on, every weight kept), the LM's logits, loss and gradients equal the sdpa
     model's without dropout: plain batches, padded ones, and sequences packed by `position_ids`."""
-    config = dict(attn_pdrop=NEVER, resid_pdrop=0.0, embd_pdrop=0.0)
+    config = dict(attn_pdrop=NEVER, **ONLY_ATTENTION_DROPOUT)
     torch.manual_seed(0)
     reference = GPT1LMHeadModel(tiny_config(**config)).eval()
     blocked = GPT1LMHeadModel(tiny_config(**config)).train()
@@ -133,12 +214,14 @@ def test_models_trained_with_block_causal_attention_equal_sdpa_with_padding_and_
     assert reference.config._attn_implementation == "sdpa"
     ids = torch.randint(0, 60, (3, LENGTH), generator=torch.Generator().manual_seed(4))
     padding = torch.ones_like(ids)
-    padding[0, :30], padding[1, LENGTH - 40 :] = 0, 0
-    packed = torch.cat([torch.arange(70), torch.arange(LENGTH - 70)]).expand(3, -1)
+    padding[0, : LENGTH // 2], padding[1, LENGTH - 20 :] = 0, 0
+    packed = torch.cat([torch.arange(ROWS + 3), torch.arange(LENGTH - ROWS - 3)]).expand(3, -1)
     for inputs in ({}, {"attention_mask": padding}, {"position_ids": packed}):
-        labels = ids.masked_fill(inputs.get("attention_mask", padding) == 0, -100) if inputs else ids
+        labels = ids.masked_fill(padding == 0, -100) if "attention_mask" in inputs else ids
+        draws.clear()
         expected = reference(input_ids=ids, labels=labels, **inputs)
         actual = blocked(input_ids=ids, labels=labels, **inputs)
+        assert len(draws) == 2 * blocks(LENGTH)  # both layers took the blocked path
         expected.loss.backward()
         actual.loss.backward()
         torch.testing.assert_close(actual.logits, expected.logits, atol=1e-5, rtol=0)
@@ -149,32 +232,43 @@ def test_models_trained_with_block_causal_attention_equal_sdpa_with_padding_and_
         reference.zero_grad()
 
 
-def test_from_pretrained_with_block_causal_attention_drops_out_and_evaluates_as_sdpa(tmp_path):
+def test_from_pretrained_with_block_causal_attention_drops_out_and_evaluates_as_sdpa(tmp_path, draws):
     torch.manual_seed(0)
-    GPT1LMHeadModel(tiny_config()).save_pretrained(tmp_path)
+    GPT1LMHeadModel(tiny_config(**ONLY_ATTENTION_DROPOUT)).save_pretrained(tmp_path)
     model = GPT1LMHeadModel.from_pretrained(tmp_path, attn_implementation=BLOCK_CAUSAL)
     plain = GPT1LMHeadModel.from_pretrained(tmp_path)
     assert model.config._attn_implementation == BLOCK_CAUSAL
     ids = torch.randint(0, 60, (2, LENGTH))
     assert torch.equal(model.eval()(ids).logits, plain.eval()(ids).logits)  # no dropout: sdpa itself
+    assert not draws
     model.train()
     runs = []
     for _ in range(2):
         torch.manual_seed(1)
         runs.append(model(ids).logits)
     torch.testing.assert_close(runs[0], runs[1], atol=0, rtol=0)  # seeded dropout repeats
-    assert (runs[0] - plain(ids).logits).abs().max() > 1e-3  # and does drop
+    assert len(draws) == 2 * 2 * blocks(LENGTH)  # two runs, two layers
+    assert (runs[0] - plain(ids).logits).abs().max() > 1e-3  # and does drop (the only dropout left on)
 
 
-def test_bfloat16_autocast_training_matches_sdpa():
+def test_bfloat16_autocast_training_with_padding_matches_sdpa(draws):
     torch.manual_seed(0)
-    config = dict(attn_pdrop=NEVER, resid_pdrop=0.0, embd_pdrop=0.0)
+    config = dict(attn_pdrop=NEVER, **ONLY_ATTENTION_DROPOUT)
     reference = GPT1LMHeadModel(tiny_config(**config)).eval()
     blocked = GPT1LMHeadModel(tiny_config(**config)).train()
     blocked.load_state_dict(reference.state_dict())
     blocked.set_attn_implementation(BLOCK_CAUSAL)
     ids = torch.randint(0, 60, (2, LENGTH))
+    padding = torch.ones_like(ids)
+    padding[0, : LENGTH // 2] = 0  # left padding: queries that see no key
+    labels = ids.masked_fill(padding == 0, -100)
     with torch.autocast("cpu", dtype=torch.bfloat16):
-        expected, actual = reference(ids, labels=ids), blocked(ids, labels=ids)
-    assert actual.logits.dtype == torch.bfloat16
+        expected = reference(ids, attention_mask=padding, labels=labels)
+        actual = blocked(ids, attention_mask=padding, labels=labels)
+    assert actual.logits.dtype == torch.bfloat16 and draws
     torch.testing.assert_close(actual.loss, expected.loss, atol=2e-2, rtol=0)
+    expected.loss.backward()
+    actual.loss.backward()
+    for (name, mine), theirs in zip(blocked.named_parameters(), reference.parameters()):
+        assert torch.isfinite(mine.grad).all(), name
+        torch.testing.assert_close(mine.grad, theirs.grad, atol=5e-2, rtol=5e-2, msg=name)
