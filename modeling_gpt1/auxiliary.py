@@ -32,14 +32,33 @@ class AuxiliaryLMOutput(ModelOutput):
 
 def sequence_lm_loss(lm_logits: torch.Tensor, lm_labels: torch.Tensor) -> torch.Tensor:
     """Next-token cross-entropy averaged per sequence over its non-ignored targets, then over the sequences, as the
-    released fine-tuning code does (so short and long sequences weigh the same). `lm_labels` use `IGNORE_INDEX` (-100)
-    to ignore."""
-    logits, targets = lm_logits[:, :-1], lm_labels[:, 1:]
-    token_losses = F.cross_entropy(
-        logits.transpose(1, 2).float(), targets, ignore_index=IGNORE_INDEX, reduction="none"
-    )
-    counts = (targets != IGNORE_INDEX).sum(dim=1)
-    per_sequence = token_losses.sum(dim=1) / counts.clamp(min=1)
+    released fine-tuning code does (so short and long sequences weigh the same). `lm_logits` `[batch, length,
+    vocab]`; `lm_labels` `[batch, length]` use `IGNORE_INDEX` (-100) to ignore."""
+    return _per_sequence_mean(lm_logits[:, :-1], lm_labels, project=None)
+
+
+def sequence_lm_loss_from_states(
+    hidden_states: torch.Tensor, output_weight: torch.Tensor, lm_labels: torch.Tensor
+) -> torch.Tensor:
+    """`sequence_lm_loss` of the logits `hidden_states @ output_weight.T` (`[batch, length, hidden]`, `[vocab,
+    hidden]`), computing them only where a target follows: not at each sequence's last position, nor before a
+    padded or ignored one. The same loss, with less of the LM head's work (the larger part of the auxiliary LM's
+    cost, `benchmarks/README.md`)."""
+    return _per_sequence_mean(hidden_states[:, :-1], lm_labels, project=lambda states: F.linear(states, output_weight))
+
+
+def _per_sequence_mean(inputs: torch.Tensor, lm_labels: torch.Tensor, project) -> torch.Tensor:
+    """The per-sequence mean of the next-token losses, then the mean over the sequences with a target; `inputs`
+    `[batch, length - 1, ...]` are the logits at each position, or states that `project` turns into them."""
+    targets = lm_labels[:, 1:]
+    has_target = targets != IGNORE_INDEX
+    selected = inputs[has_target]  # [targets, vocab] (or [targets, hidden], projected next)
+    logits = selected if project is None else project(selected)
+    token_losses = F.cross_entropy(logits.float(), targets[has_target], reduction="none")
+    counts = has_target.sum(dim=1)
+    sums = torch.zeros(len(counts), dtype=token_losses.dtype, device=token_losses.device)
+    sums = sums.index_add(0, has_target.nonzero()[:, 0], token_losses)
+    per_sequence = sums / counts.clamp(min=1)
     return per_sequence[counts > 0].mean() if bool((counts > 0).any()) else per_sequence.sum() * 0.0
 
 
@@ -85,8 +104,7 @@ class GPT1WithAuxiliaryLM(GPT1PreTrainedModel):
         lm_loss = None
         if self.aux_lm_coef > 0 and (labels is not None or lm_labels is not None):
             lm_labels = self._lm_targets(input_ids, attention_mask, lm_labels)
-            lm_logits = F.linear(outputs.last_hidden_state, self.transformer.wte.weight)
-            lm_loss = sequence_lm_loss(lm_logits, lm_labels)
+            lm_loss = sequence_lm_loss_from_states(outputs.last_hidden_state, self.transformer.wte.weight, lm_labels)
 
         loss = None
         if task_loss is not None:

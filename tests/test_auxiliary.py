@@ -17,7 +17,7 @@ from modeling_gpt1 import (
     SpecialTokenIds,
     transforms,
 )
-from modeling_gpt1.auxiliary import sequence_lm_loss
+from modeling_gpt1.auxiliary import sequence_lm_loss, sequence_lm_loss_from_states
 
 
 VOCAB = 60
@@ -175,6 +175,27 @@ def test_sequence_lm_loss_against_a_hand_computed_value():
     first = F.cross_entropy(logits[0, :4], labels[0, 1:])
     second = F.cross_entropy(logits[1, :2], labels[1, 1:3])
     torch.testing.assert_close(sequence_lm_loss(logits, labels), (first + second) / 2)
+
+
+def test_the_loss_from_states_computes_logits_only_where_a_target_follows_and_equals_the_full_loss(monkeypatch):
+    """Same value and gradients as `sequence_lm_loss` of every position's logits, with padding, an ignored target
+    inside a row and a row without any target; the LM head multiplies only the states that a target follows."""
+    generator = torch.Generator().manual_seed(0)
+    states = torch.randn(4, 6, 8, generator=generator, requires_grad=True)
+    weight = torch.randn(11, 8, generator=generator, requires_grad=True)
+    labels = torch.tensor(
+        [[1, 2, 3, 4, 5, 6], [6, 0, 1, -100, -100, -100], [2, -100, -100, -100, -100, -100], [3, 4, -100, 5, 6, 7]]
+    )
+    expected = sequence_lm_loss(F.linear(states, weight), labels)
+    expected_grads = torch.autograd.grad(expected, (states, weight))
+    rows = []
+    linear = F.linear
+    monkeypatch.setattr(F, "linear", lambda x, w, *a: rows.append(x.shape[0]) or linear(x, w, *a))
+    actual = sequence_lm_loss_from_states(states, weight, labels)
+    assert rows == [5 + 2 + 0 + 4]  # the targets after the shift
+    torch.testing.assert_close(actual, expected, atol=1e-6, rtol=0)
+    for grad, grad_expected in zip(torch.autograd.grad(actual, (states, weight)), expected_grads):
+        torch.testing.assert_close(grad, grad_expected, atol=1e-6, rtol=0)
 
 
 def test_sequence_lm_loss_without_targets_is_zero_and_differentiable():
