@@ -54,6 +54,7 @@ from modeling_gpt1.training import (
     add_special_tokens,
     check_attn_implementation,
     parse_config_overrides,
+    set_attn_implementation,
 )
 from modeling_gpt1.transfer import load_with_transferred_layers
 from modeling_gpt1.transforms import TRUNCATIONS
@@ -353,8 +354,7 @@ def main(argv: list[str] | None = None, exit_on_user_error: bool = False) -> dic
         encoded = encode(data, spec, tokenizer, data_args, max_length, training_args)
         set_seed(training_args.seed)  # the new linear layer is random
         model = load_head(spec, model_args, tokenizer)
-        if model_args.attn_implementation is not None:
-            model.set_attn_implementation(model_args.attn_implementation)
+        set_attn_implementation(model, model_args.attn_implementation)
 
     aux = model_args.aux_lm_coef > 0
     if aux:

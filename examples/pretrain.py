@@ -53,6 +53,7 @@ from modeling_gpt1.training import (
     add_special_tokens,
     check_attn_implementation,
     parse_config_overrides,
+    set_attn_implementation,
 )
 
 
@@ -408,8 +409,7 @@ def prepare(argv: list[str] | None = None) -> PreparedRun:
 
     tokenizer = load_tokenizer(model_args, raw, text_column, checkpoint, training_args)
     model = build_model(model_args, tokenizer, checkpoint)
-    if model_args.attn_implementation is not None:
-        model.set_attn_implementation(model_args.attn_implementation)
+    set_attn_implementation(model, model_args.attn_implementation)
     n_positions = model.config.n_positions
     block_size = data_args.block_size or min(PAPER_BLOCK_SIZE, n_positions)
     if block_size > n_positions:

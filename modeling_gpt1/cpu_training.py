@@ -93,8 +93,14 @@ def block_causal_attention_forward(
             module, query, key, value, attention_mask, dropout=dropout, scaling=scaling, is_causal=is_causal, **kwargs
         )
     query = query * (query.shape[-1] ** -0.5 if scaling is None else scaling)
-    if attention_mask is not None:  # a view: rows broadcast over the queries are read as one per query
-        attention_mask = attention_mask[..., :kv_length].expand(*attention_mask.shape[:-2], q_length, kv_length)
+    if attention_mask is not None:
+        if attention_mask.shape[-2] not in (1, q_length) or attention_mask.shape[-1] != kv_length:
+            raise ValueError(  # sdpa refuses such a mask too
+                f"attention_mask of shape {tuple(attention_mask.shape)} does not fit {q_length} queries and "
+                f"{kv_length} keys: [batch, 1 or heads, {q_length} or 1, {kv_length}]"
+            )
+        # A view: rows broadcast over the queries are read as one per query.
+        attention_mask = attention_mask.expand(*attention_mask.shape[:-2], q_length, kv_length)
     outputs = []
     for start in range(0, q_length, BLOCK_ROWS):
         end = min(start + BLOCK_ROWS, q_length)

@@ -59,6 +59,23 @@ def check_attn_implementation(name: str | None) -> None:
         raise ValueError(f"--attn_implementation {name!r} is not an attention backend; choose from {choices}")
 
 
+def set_attn_implementation(model, name: str | None) -> None:
+    """`model.set_attn_implementation(name)` (nothing for None), its failures as one-line ValueErrors naming
+    `--attn_implementation`: a backend not installed here (flash attention), or one that cannot apply the model's
+    attention dropout in training (flex attention)."""
+    if name is None:
+        return
+    if name == "flex_attention" and model.config.attn_pdrop > 0:
+        raise ValueError(
+            f"--attn_implementation flex_attention cannot train with attention dropout (attn_pdrop="
+            f"{model.config.attn_pdrop}); choose another backend or set attn_pdrop=0.0"
+        )
+    try:
+        model.set_attn_implementation(name)
+    except (ImportError, ValueError) as error:
+        raise ValueError(f"--attn_implementation {name}: {str(error).strip().splitlines()[0]}") from error
+
+
 def decay_parameter_names(model) -> list[str]:
     """The parameters GPT-1 decays: tensors of rank > 1 (weight matrices and embeddings), not biases or gains.
     Trainer's own split (`Trainer.get_decay_parameter_names`) gives the same set for GPT-1 models."""

@@ -175,6 +175,18 @@ def test_everything_else_runs_transformers_sdpa(monkeypatch, draws, case):
     assert output.shape == (2, LENGTH, 3, 8)
 
 
+@pytest.mark.parametrize("shape", [(2, 1, LENGTH, LENGTH + 5), (2, 1, LENGTH - 1, LENGTH)], ids=["wider", "shorter"])
+def test_a_mask_that_does_not_fit_is_refused_as_sdpa_refuses_it(shape):
+    q, k, v = qkv()
+    mask = torch.ones(shape, dtype=torch.bool)
+    with pytest.raises(RuntimeError):
+        sdpa_attention.sdpa_attention_forward(Causal(), q, k, v, mask, dropout=0.1, scaling=0.3)
+    with pytest.raises(
+        ValueError, match=rf"attention_mask of shape \({shape[0]}, 1, {shape[2]}, {shape[3]}\) does not fit"
+    ):
+        block_causal_attention_forward(Causal(), q, k, v, mask, dropout=0.1, scaling=0.3)
+
+
 @pytest.mark.parametrize("dtype", ["bfloat16 autocast", "float16"])
 def test_a_query_that_sees_no_key_gets_finite_gradients_in_lower_precision(dtype):
     """Masked scores are set to their own dtype's minimum, never -inf: autocast makes float32 queries' scores

@@ -378,6 +378,25 @@ def test_command_line_user_errors_are_one_line_and_exit_2(corpus, tmp_path, caps
     assert complaint in line and "Traceback" not in err and "usage:" not in err
 
 
+@pytest.mark.parametrize(
+    "backend, complaint",
+    [
+        ("flex_attention", "flex_attention cannot train with attention dropout (attn_pdrop=0.1)"),
+        ("flash_attention_2", "--attn_implementation flash_attention_2: "),  # not installed here
+    ],
+)
+def test_attention_backends_that_cannot_run_here_are_one_line(corpus, tmp_path, capsys, backend, complaint):
+    if backend == "flash_attention_2" and importlib.util.find_spec("flash_attn") is not None:
+        pytest.skip("flash-attn is installed here")
+    argv = pretrain_argv(corpus, tmp_path / "out", "--max_steps", "1", "--attn_implementation", backend)
+    with pytest.raises(SystemExit) as exit:
+        pretrain.cli(argv)
+    assert exit.value.code == 2
+    err = capsys.readouterr().err
+    [line] = [line for line in err.splitlines() if ": error: " in line]
+    assert complaint in line and "Traceback" not in err
+
+
 def test_attn_implementation_chooses_the_attention_trained_with(corpus, tmp_path, monkeypatch):
     calls = spy_on_attention(monkeypatch, "block_causal")
     pretrain.main(pretrain_argv(corpus, tmp_path / "out", "--max_steps", "1", "--attn_implementation", "block_causal"))

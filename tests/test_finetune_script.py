@@ -146,6 +146,17 @@ def test_training_from_scratch_needs_no_pre_trained_model(files, tmp_path):
             ["--tokenizer_name", "{model}", "--config_overrides", "n_layer=1", "--attn_implementation", "x"],
             "'x' is not",
         ),
+        (
+            [
+                "--tokenizer_name",
+                "{model}",
+                "--config_overrides",
+                "n_layer=1",
+                "--attn_implementation",
+                "flex_attention",
+            ],
+            "cannot train with attention dropout",
+        ),
     ],
 )
 def test_training_from_scratch_user_errors(files, tmp_path, capsys, extra, message):
