@@ -214,15 +214,22 @@ def tiny_config(**overrides):
 ONLY_ATTENTION_DROPOUT = dict(resid_pdrop=0.0, embd_pdrop=0.0)
 
 
-def test_models_trained_with_block_causal_attention_equal_sdpa_with_padding_and_packed_sequences(draws):
-    """In training mode (attention dropout on, every weight kept), the LM's logits, loss and gradients equal the sdpa
-    model's without dropout: plain batches, padded ones, and sequences packed by `position_ids`."""
-    config = dict(attn_pdrop=NEVER, **ONLY_ATTENTION_DROPOUT)
+def sdpa_and_blocked_models():
+    """The same tiny LM twice, attention dropout on but keeping every weight: sdpa in evaluation mode (no dropout),
+    and block_causal in training mode (its blocked path)."""
     torch.manual_seed(0)
+    config = dict(attn_pdrop=NEVER, **ONLY_ATTENTION_DROPOUT)
     reference = GPT1LMHeadModel(tiny_config(**config)).eval()
     blocked = GPT1LMHeadModel(tiny_config(**config)).train()
     blocked.load_state_dict(reference.state_dict())
     blocked.set_attn_implementation(BLOCK_CAUSAL)
+    return reference, blocked
+
+
+def test_models_trained_with_block_causal_attention_equal_sdpa_with_padding_and_packed_sequences(draws):
+    """In training mode (attention dropout on, every weight kept), the LM's logits, loss and gradients equal the sdpa
+    model's without dropout: plain batches, padded ones, and sequences packed by `position_ids`."""
+    reference, blocked = sdpa_and_blocked_models()
     assert reference.config._attn_implementation == "sdpa"
     ids = torch.randint(0, 60, (3, LENGTH), generator=torch.Generator().manual_seed(4))
     padding = torch.ones_like(ids)
@@ -264,12 +271,7 @@ def test_from_pretrained_with_block_causal_attention_drops_out_and_evaluates_as_
 
 
 def test_bfloat16_autocast_training_with_padding_matches_sdpa(draws):
-    torch.manual_seed(0)
-    config = dict(attn_pdrop=NEVER, **ONLY_ATTENTION_DROPOUT)
-    reference = GPT1LMHeadModel(tiny_config(**config)).eval()
-    blocked = GPT1LMHeadModel(tiny_config(**config)).train()
-    blocked.load_state_dict(reference.state_dict())
-    blocked.set_attn_implementation(BLOCK_CAUSAL)
+    reference, blocked = sdpa_and_blocked_models()
     ids = torch.randint(0, 60, (2, LENGTH))
     padding = torch.ones_like(ids)
     padding[0, : LENGTH // 2] = 0  # left padding: queries that see no key
