@@ -9,10 +9,15 @@ a dropout mask for every entry with `bernoulli_` (about 7% of a GPT-1 float32 tr
 profile, `benchmarks/README.md`). This implementation computes the same attention in blocks of `BLOCK_ROWS` queries:
 
 - each block multiplies, normalises and drops out only the keys that one of its queries may see, read from the
-  mask itself, so that padding, packed sequences and any boolean mask are followed exactly;
-- its dropout mask is drawn as 31-bit integers, each dropped when at least `round((1 - p) 2^31)`: each weight is
-  kept with probability 1 - p (to 2^-32) and the kept ones scaled by 1 / (1 - p), as `F.dropout` does; drawing it
-  takes about 0.4x the time of `bernoulli_` here.
+  mask itself, so that padding, packed sequences and any boolean mask are followed exactly, and masks only the keys
+  from the first one hidden to one of its queries;
+- its dropout mask is drawn as 31-bit integers (`random_()` of int32), each dropped when at least
+  `round((1 - p) 2^31)`: each weight is kept with probability 1 - p (to 2^-32) and the kept ones scaled by
+  1 / (1 - p), as `F.dropout` does; drawing it takes about 0.3x the time of `bernoulli_` here;
+- its backward is written out (`_BlockCausalAttention`): it needs neither mask, and adds each block's key and value
+  gradients into one tensor, where autograd would mask every gradient twice and write each block's into a zero
+  tensor of the whole sequence (attention forward and backward at GPT-1's shape: 30-32 ms against 43 ms with
+  autograd and 61-67 ms with sdpa, `benchmarks/README.md`).
 
 The result is attention with dropout as `sdpa` computes it, in value and gradient (rows without a visible key give
 0, as `sdpa`'s do), from another stream of the same random generator; in bfloat16 or float16 the rounding steps
@@ -24,6 +29,7 @@ mask over fewer keys than queries.
 
 import torch
 import torch.nn.functional as F
+from torch.autograd.function import once_differentiable
 from transformers import AttentionInterface
 from transformers.integrations.sdpa_attention import sdpa_attention_forward
 from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
@@ -32,8 +38,8 @@ from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
 BLOCK_CAUSAL = "block_causal"  # the name to pass as `attn_implementation`
 
 # Queries a block: 4 blocks over GPT-1's 512 positions compute 62.5% of the causal score matrix (one block: 100%). On
-# this CPU, attention forward and backward at GPT-1's shape ran fastest with 128 (64 was close, 32 no faster than
-# sdpa, benchmarks/README.md): fewer blocks pay less per-block overhead, more compute less of the masked half.
+# this CPU, attention forward and backward at GPT-1's shape ran fastest with 64 to 128 (256 and 32 slower,
+# benchmarks/README.md): fewer blocks pay less per-block overhead, more compute less of the masked half.
 BLOCK_ROWS = 128
 
 _DRAW_RANGE = 2**31  # dropout draws integers in [0, 2^31)
@@ -42,22 +48,80 @@ _DRAW_RANGE = 2**31  # dropout draws integers in [0, 2^31)
 def dropout_mask(shape: torch.Size, p: float, device: torch.device | None = None) -> torch.Tensor:
     """A boolean mask of `shape`, each entry True (dropped) with probability `p` to 2^-32, drawn from torch's default
     generator as 31-bit integers (faster on a CPU than `bernoulli_`, which `F.dropout` uses)."""
-    draws = torch.empty(shape, dtype=torch.int32, device=device).random_(0, _DRAW_RANGE)
+    draws = torch.empty(shape, dtype=torch.int32, device=device).random_()  # [0, 2^31)
     return draws > round((1 - p) * _DRAW_RANGE) - 1  # not `>= 2^31` (p tiny): 2^31 would overflow the int32 compare
 
 
 def _block_mask(mask: torch.Tensor | None, start: int, end: int, device: torch.device):
     """For queries `start:end`: the number `keys` of leading keys one of them may see (the keys after are invisible
-    to all of them), which of those keys each query may not see (True), and which queries see no key at all
-    (`[..., end - start, 1]`; None when each sees one). `mask` None is causal attention: query i sees keys 0..i."""
+    to all of them), the first key `first` that one of them may not see (`keys` when they all see every one), which
+    of the keys `first:keys` each query may not see (True), and which queries see no key at all (`[..., end - start,
+    1]`; None when each sees one). `mask` None is causal attention: query i sees keys 0..i."""
     if mask is None:
-        return end, torch.ones(end - start, end, dtype=torch.bool, device=device).triu(start + 1), None
+        return end, start + 1, torch.ones(end - start, end - start - 1, dtype=torch.bool, device=device).triu(), None
     block = mask[..., start:end, :]
     visible = block.flatten(0, -2).any(dim=0).nonzero()
     keys = int(visible[-1]) + 1 if len(visible) else 1
     invisible = ~block[..., :keys]
+    hidden = invisible.flatten(0, -2).any(dim=0).nonzero()
+    first = int(hidden[0]) if len(hidden) else keys
     sees_none = invisible.all(dim=-1, keepdim=True)
-    return keys, invisible, sees_none if sees_none.any() else None
+    return keys, first, invisible[..., first:], sees_none if sees_none.any() else None
+
+
+class _BlockCausalAttention(torch.autograd.Function):
+    """softmax(q k^T + mask) with dropout, times v, a block of `BLOCK_ROWS` queries at a time, with its own backward.
+
+    With P a block's weights, keep dropout's 0/1 mask, K = P * keep the weights kept and dK the gradient reaching K,
+    softmax's backward gives the scores' gradient P * (dP - rowsum(P * dP)) with dP = keep * dK; as keep^2 = keep,
+    P * dP = K * dK, so it is K * dK - P * rowsum(K * dK), needing no mask: masked and dropped weights are 0 in K,
+    masked ones in P too. Autograd's backward of the same forward masks the gradient twice (dropout, then the mask)
+    and writes each block's key and value gradients into a zero tensor of the whole sequence."""
+
+    @staticmethod
+    @torch.amp.custom_fwd(device_type="cpu")
+    def forward(ctx, query, key, value, attention_mask, scaling, dropout):
+        query = query * scaling
+        outputs, blocks, saved = [], [], []
+        for start in range(0, query.shape[2], BLOCK_ROWS):
+            end = min(start + BLOCK_ROWS, query.shape[2])
+            keys, first, invisible, sees_none = _block_mask(attention_mask, start, end, query.device)
+            scores = torch.matmul(query[:, :, start:end], key[:, :, :keys].transpose(-1, -2))
+            # Set, not added: the minimum of the scores' own dtype (autocast may make it another than the query's),
+            # so that a row seeing no key is uniform rather than -inf (NaN in the backward); such rows are set to 0
+            # after the softmax, as sdpa's are. Only the keys from the first one hidden to some query are filled.
+            scores[..., first:].masked_fill_(invisible, torch.finfo(scores.dtype).min)
+            weights = F.softmax(scores, dim=-1, dtype=torch.promote_types(scores.dtype, torch.float32)).to(query.dtype)
+            if sees_none is not None:
+                weights.masked_fill_(sees_none, 0.0)
+            kept = torch.where(dropout_mask(weights.shape, dropout, weights.device), 0.0, weights)
+            outputs.append(torch.matmul(kept, value[:, :, :keys]))
+            blocks.append((start, end, keys))
+            saved += [weights, kept]
+        ctx.blocks, ctx.scaling, ctx.dropout = blocks, scaling, dropout
+        ctx.save_for_backward(query, key, value, *saved)
+        # 1 / (1 - p) scales the output rather than the weights: the same product, a smaller tensor.
+        return torch.cat(outputs, dim=2).mul_(1.0 / (1.0 - dropout))
+
+    @staticmethod
+    @torch.amp.custom_bwd(device_type="cpu")
+    @once_differentiable
+    def backward(ctx, grad_output):
+        query, key, value, *saved = ctx.saved_tensors
+        grad_output = grad_output * (1.0 / (1.0 - ctx.dropout))
+        grad_query, grad_key, grad_value = torch.empty_like(query), torch.zeros_like(key), torch.zeros_like(value)
+        for (start, end, keys), weights, kept in zip(ctx.blocks, saved[::2], saved[1::2]):
+            grad_block = grad_output[:, :, start:end]
+            grad_value[:, :, :keys] += torch.matmul(kept.transpose(-1, -2), grad_block)
+            grad_kept = torch.matmul(grad_block, value[:, :, :keys].transpose(-1, -2))
+            precision = torch.promote_types(grad_kept.dtype, torch.float32)  # the softmax's gradient as autograd's
+            grad_kept, weights, kept = grad_kept.to(precision), weights.to(precision), kept.to(precision)
+            grad_scores = grad_kept.mul_(kept)
+            grad_scores.addcmul_(weights, grad_scores.sum(dim=-1, keepdim=True), value=-1.0)
+            grad_scores = grad_scores.to(query.dtype)
+            grad_query[:, :, start:end] = torch.matmul(grad_scores, key[:, :, :keys])
+            grad_key[:, :, :keys] += torch.matmul(grad_scores.transpose(-1, -2), query[:, :, start:end])
+        return grad_query.mul_(ctx.scaling), grad_key, grad_value, None, None, None
 
 
 def block_causal_attention_forward(
@@ -76,7 +140,9 @@ def block_causal_attention_forward(
     Arguments as Transformers' attention interface and its `sdpa`: query `[batch, heads, q_len, head_dim]`, key and
     value `[batch, heads, kv_len, head_dim]`, `attention_mask` None (causal: query i sees keys 0..i, as sdpa's
     `is_causal`) or boolean, True where a query attends, broadcastable to `[batch, heads, q_len, kv_len]` (an
-    additive float mask goes to sdpa); returns (`[batch, q_len, heads, head_dim]`, None)."""
+    additive float mask goes to sdpa); returns (`[batch, q_len, heads, head_dim]`, None).
+
+    Raises ValueError for a boolean mask that does not fit the queries and keys (sdpa refuses it too)."""
     q_length, kv_length = query.shape[2], key.shape[2]
     causal = q_length > 1 and (is_causal if is_causal is not None else getattr(module, "is_causal", True))
     blocked = (
@@ -92,7 +158,6 @@ def block_causal_attention_forward(
         return sdpa_attention_forward(
             module, query, key, value, attention_mask, dropout=dropout, scaling=scaling, is_causal=is_causal, **kwargs
         )
-    query = query * (query.shape[-1] ** -0.5 if scaling is None else scaling)
     if attention_mask is not None:
         if attention_mask.shape[-2] not in (1, q_length) or attention_mask.shape[-1] != kv_length:
             raise ValueError(  # sdpa refuses such a mask too
@@ -101,21 +166,9 @@ def block_causal_attention_forward(
             )
         # A view: rows broadcast over the queries are read as one per query.
         attention_mask = attention_mask.expand(*attention_mask.shape[:-2], q_length, kv_length)
-    outputs = []
-    for start in range(0, q_length, BLOCK_ROWS):
-        end = min(start + BLOCK_ROWS, q_length)
-        keys, invisible, sees_none = _block_mask(attention_mask, start, end, query.device)
-        # Set, not added: the minimum of the scores' own dtype (autocast may make it another than the query's), so
-        # that a row seeing no key is uniform rather than -inf (NaN in the backward). The scores are no input of any
-        # backward, so this is done in place; softmax keeps its own output.
-        scores = torch.matmul(query[:, :, start:end], key[:, :, :keys].transpose(-1, -2))
-        scores = scores.masked_fill_(invisible, torch.finfo(scores.dtype).min)
-        weights = F.softmax(scores, dim=-1, dtype=torch.float32).to(query.dtype)
-        weights = weights.masked_fill(dropout_mask(weights.shape, dropout, weights.device), 0.0)
-        # 1 / (1 - p) scales the block's output rather than its weights: the same product, a smaller tensor.
-        output = torch.matmul(weights, value[:, :, :keys]) * (1.0 / (1.0 - dropout))
-        outputs.append(output if sees_none is None else output.masked_fill(sees_none, 0.0))  # as sdpa's rows
-    return torch.cat(outputs, dim=2).transpose(1, 2).contiguous(), None
+    scaling = query.shape[-1] ** -0.5 if scaling is None else scaling
+    output = _BlockCausalAttention.apply(query, key, value, attention_mask, scaling, dropout)
+    return output.transpose(1, 2).contiguous(), None
 
 
 AttentionInterface.register(BLOCK_CAUSAL, block_causal_attention_forward)

@@ -74,6 +74,7 @@ def assert_same(expected, actual, atol=1e-5):
         (LENGTH, LENGTH, "one row for all queries"),  # [batch, 1, 1, kv_len]
         (LENGTH, LENGTH, "per head"),  # [batch, heads, q_len, kv_len]
         (LENGTH, LENGTH, "batch 1"),  # [1, 1, q_len, kv_len] for every row of the batch
+        (LENGTH, LENGTH, "every key visible"),  # bidirectional: no block has a hidden key
     ],
     ids=lambda value: str(value),
 )
@@ -88,6 +89,8 @@ def test_blocked_attention_equals_sdpa_in_value_and_gradient(draws, q_length, kv
         mask[:, 1, :, 7] = False
     elif mask == "batch 1":
         mask = padded_mask(2, q_length, kv_length)[1:]
+    elif mask == "every key visible":
+        mask = torch.ones(2, 1, q_length, kv_length, dtype=torch.bool)
     expected = outputs_and_grads(sdpa_attention.sdpa_attention_forward, tensors, attention_mask=mask, dropout=0.0)
     actual = outputs_and_grads(block_causal_attention_forward, tensors, attention_mask=mask, dropout=NEVER)
     assert len(draws) == blocks(q_length)  # the blocked path ran
@@ -95,15 +98,15 @@ def test_blocked_attention_equals_sdpa_in_value_and_gradient(draws, q_length, kv
     if mask is not None:  # queries that see no key give 0, as sdpa's do
         sees_none = ~mask.expand(2, 3, q_length, kv_length).any(dim=-1).transpose(1, 2)  # [batch, q_len, heads]
         assert (actual[0][sees_none] == 0).all()
-        assert sees_none.any() or q_length < kv_length or mask.shape[0] == 1 or mask.shape[2] == 1
+        assert sees_none.any() or q_length < kv_length or mask.shape[0] == 1 or mask.shape[2] == 1 or mask.all()
 
 
 @pytest.mark.parametrize("masked", [False, True], ids=["causal", "padded"])
-def test_dropout_drops_the_drawn_weights_and_scales_the_rest(monkeypatch, masked):
+def test_dropout_drops_the_drawn_weights_and_scales_the_rest_in_value_and_gradient(monkeypatch, masked):
     """With the dropout masks drawn from one full mask, the output is softmax(q k^T s + mask) * keep / (1 - p) v,
-    and 0 for a query that sees no key."""
+    and 0 for a query that sees no key; its gradients are autograd's of that formula."""
     p = 0.25
-    q, k, v = qkv()
+    tensors = qkv()
     full_keep = torch.rand(2, 3, LENGTH, LENGTH, generator=torch.Generator().manual_seed(3)) > p
     starts = iter(range(0, LENGTH, ROWS))
 
@@ -114,12 +117,33 @@ def test_dropout_drops_the_drawn_weights_and_scales_the_rest(monkeypatch, masked
 
     monkeypatch.setattr(cpu_training, "dropout_mask", drawn)
     mask = padded_mask(2, LENGTH, LENGTH) if masked else None
-    output = block_causal_attention_forward(Causal(), q, k, v, mask, dropout=p, scaling=0.3)[0]
-    visible = mask if masked else torch.ones(LENGTH, LENGTH, dtype=torch.bool).tril()
-    weights = F.softmax((q @ k.transpose(-1, -2) * 0.3).masked_fill(~visible, float("-inf")), dim=-1).nan_to_num()
-    expected = ((weights * full_keep / (1 - p)) @ v).transpose(1, 2)
-    torch.testing.assert_close(output, expected, atol=1e-5, rtol=0)
+    actual = outputs_and_grads(block_causal_attention_forward, tensors, attention_mask=mask, dropout=p)
     assert next(starts, None) is None  # one draw per block
+    visible = mask if masked else torch.ones(LENGTH, LENGTH, dtype=torch.bool).tril()
+
+    def formula(module, q, k, v, attention_mask, dropout, scaling):
+        weights = F.softmax((q @ k.transpose(-1, -2) * scaling).masked_fill(~visible, -1e9), dim=-1)
+        weights = weights * visible.any(dim=-1, keepdim=True)  # a query that sees no key: 0
+        return ((weights * full_keep / (1 - dropout)) @ v).transpose(1, 2), None
+
+    assert_same(outputs_and_grads(formula, tensors, attention_mask=mask, dropout=p), actual)
+
+
+def test_blocked_attention_backward_passes_gradcheck_with_padding_and_dropout(monkeypatch):
+    """The hand-written backward against finite differences in float64 (dropout masks fixed per block shape)."""
+    monkeypatch.setattr(
+        cpu_training,
+        "dropout_mask",
+        lambda shape, p, device=None: torch.rand(shape, generator=torch.Generator().manual_seed(7)) < p,
+    )
+    q_length = ROWS + 5
+    tensors = [t.detach().double().requires_grad_() for t in qkv(batch=2, heads=2, q_length=q_length, head_dim=4)]
+    mask = padded_mask(2, q_length, q_length)  # queries that see no key, and right padding
+
+    def attention(q, k, v):
+        return block_causal_attention_forward(Causal(), q, k, v, mask, dropout=0.3, scaling=0.7)[0]
+
+    assert torch.autograd.gradcheck(attention, tensors, eps=1e-6, atol=1e-6)
 
 
 @pytest.mark.parametrize("p", [0.1, 0.5, 0.9])
@@ -286,3 +310,24 @@ def test_bfloat16_autocast_training_with_padding_matches_sdpa(draws):
     for (name, mine), theirs in zip(blocked.named_parameters(), reference.parameters()):
         assert torch.isfinite(mine.grad).all(), name
         torch.testing.assert_close(mine.grad, theirs.grad, atol=5e-2, rtol=5e-2, msg=name)
+
+
+def test_gradient_checkpointing_recomputes_the_same_dropout(draws):
+    """Recomputing a block's attention in the backward (gradient checkpointing) redraws the same dropout masks: the
+    gradients equal those of the run that kept its activations."""
+    torch.manual_seed(0)
+    model = GPT1LMHeadModel(tiny_config(attn_pdrop=0.3, **ONLY_ATTENTION_DROPOUT)).train()
+    model.set_attn_implementation(BLOCK_CAUSAL)
+    ids = torch.randint(0, 60, (2, LENGTH), generator=torch.Generator().manual_seed(4))
+    grads = []
+    for checkpointing in (False, True):
+        if checkpointing:
+            model.activation_checkpointing_enable()
+        draws.clear()
+        model.zero_grad()
+        torch.manual_seed(1)
+        model(ids, labels=ids).loss.backward()
+        assert len(draws) == (2 if checkpointing else 1) * 2 * blocks(LENGTH)  # recomputed: drawn twice
+        grads.append([parameter.grad.clone() for parameter in model.parameters()])
+    for (name, _), kept, recomputed in zip(model.named_parameters(), *grads):
+        torch.testing.assert_close(recomputed, kept, atol=1e-6, rtol=0, msg=name)
