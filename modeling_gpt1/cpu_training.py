@@ -23,13 +23,17 @@ The result is attention with dropout as `sdpa` computes it, in value and gradien
 0, as `sdpa`'s do), from another stream of the same random generator; in bfloat16 or float16 the rounding steps
 differ from sdpa's. Everything else runs Transformers' own `sdpa` unchanged: no dropout (evaluation, generation),
 other devices, `torch.compile` (the blocks' widths depend on the mask's values), float masks (a float mask does not
-say which keys are invisible), `position_bias` or `softcap`, grouped key/value heads, and causal attention without a
-mask over fewer keys than queries.
+say which keys are invisible), `position_bias` or `softcap`, grouped key/value heads, batches that broadcast between
+queries and keys, no queries, and causal attention without a mask over fewer keys than queries.
+
+It has first derivatives only: its backward computes with weights saved as constants, so a backward with
+`create_graph=True` through it (second derivatives: gradient penalties, Hessians) raises a RuntimeError rather than
+leave out its terms, and `torch.func` transforms and forward-mode AD are refused by PyTorch itself. Use `sdpa` for
+those.
 """
 
 import torch
 import torch.nn.functional as F
-from torch.autograd.function import once_differentiable
 from transformers import AttentionInterface
 from transformers.integrations.sdpa_attention import sdpa_attention_forward
 from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
@@ -105,8 +109,12 @@ class _BlockCausalAttention(torch.autograd.Function):
 
     @staticmethod
     @torch.amp.custom_bwd(device_type="cpu")
-    @once_differentiable
     def backward(ctx, grad_output):
+        if torch.is_grad_enabled():  # create_graph=True: the weights saved above are constants to autograd
+            raise RuntimeError(
+                'attn_implementation="block_causal" has no second derivatives (a backward with create_graph=True, '
+                'e.g. a gradient penalty or a Hessian); use attn_implementation="sdpa" for those'
+            )
         query, key, value, *saved = ctx.saved_tensors
         grad_output = grad_output * (1.0 / (1.0 - ctx.dropout))
         grad_query, grad_key, grad_value = torch.empty_like(query), torch.zeros_like(key), torch.zeros_like(value)
@@ -149,7 +157,8 @@ def block_causal_attention_forward(
         0.0 < dropout < 1.0
         and query.device.type == "cpu"
         and not torch.compiler.is_compiling()
-        and key.shape[1] == query.shape[1]
+        and query.shape[:2] == key.shape[:2] == value.shape[:2]  # no grouped key/value heads, no broadcast batch
+        and q_length > 0
         and kwargs.get("position_bias") is None
         and kwargs.get("softcap") is None
         and (attention_mask.dtype == torch.bool if attention_mask is not None else causal and kv_length >= q_length)
@@ -159,12 +168,12 @@ def block_causal_attention_forward(
             module, query, key, value, attention_mask, dropout=dropout, scaling=scaling, is_causal=is_causal, **kwargs
         )
     if attention_mask is not None:
-        if attention_mask.shape[-2] not in (1, q_length) or attention_mask.shape[-1] != kv_length:
+        if attention_mask.shape[-2] not in (1, q_length) or attention_mask.shape[-1] not in (1, kv_length):
             raise ValueError(  # sdpa refuses such a mask too
                 f"attention_mask of shape {tuple(attention_mask.shape)} does not fit {q_length} queries and "
-                f"{kv_length} keys: [batch, 1 or heads, {q_length} or 1, {kv_length}]"
+                f"{kv_length} keys: [batch, 1 or heads, {q_length} or 1, {kv_length} or 1]"
             )
-        # A view: rows broadcast over the queries are read as one per query.
+        # A view: rows (or columns) broadcast over the queries (or keys) are read as one per query (or key).
         attention_mask = attention_mask.expand(*attention_mask.shape[:-2], q_length, kv_length)
     scaling = query.shape[-1] ** -0.5 if scaling is None else scaling
     output = _BlockCausalAttention.apply(query, key, value, attention_mask, scaling, dropout)

@@ -75,6 +75,7 @@ def assert_same(expected, actual, atol=1e-5):
         (LENGTH, LENGTH, "per head"),  # [batch, heads, q_len, kv_len]
         (LENGTH, LENGTH, "batch 1"),  # [1, 1, q_len, kv_len] for every row of the batch
         (LENGTH, LENGTH, "every key visible"),  # bidirectional: no block has a hidden key
+        (LENGTH, LENGTH, "one column for all keys"),  # [batch, 1, q_len, 1]: a query sees every key or none
     ],
     ids=lambda value: str(value),
 )
@@ -91,6 +92,8 @@ def test_blocked_attention_equals_sdpa_in_value_and_gradient(draws, q_length, kv
         mask = padded_mask(2, q_length, kv_length)[1:]
     elif mask == "every key visible":
         mask = torch.ones(2, 1, q_length, kv_length, dtype=torch.bool)
+    elif mask == "one column for all keys":
+        mask = torch.rand(2, 1, q_length, 1, generator=torch.Generator().manual_seed(5)) > 0.3
     expected = outputs_and_grads(sdpa_attention.sdpa_attention_forward, tensors, attention_mask=mask, dropout=0.0)
     actual = outputs_and_grads(block_causal_attention_forward, tensors, attention_mask=mask, dropout=NEVER)
     assert len(draws) == blocks(q_length)  # the blocked path ran
@@ -168,6 +171,7 @@ def test_dropout_mask_drops_each_weight_with_probability_p(p):
         "position_bias",
         "softcap",
         "grouped key/value heads",
+        "batch broadcast between queries and keys",
     ],
 )
 def test_everything_else_runs_transformers_sdpa(monkeypatch, draws, case):
@@ -194,9 +198,41 @@ def test_everything_else_runs_transformers_sdpa(monkeypatch, draws, case):
     elif case == "grouped key/value heads":  # 3 query heads share each key/value head
         module.num_key_value_groups = 3
         k, v = k[:, :1], v[:, :1]
+    elif case == "batch broadcast between queries and keys":
+        q = q[:1]
     output = block_causal_attention_forward(module, q, k, v, mask, dropout=dropout, scaling=0.3, **kwargs)[0]
     assert len(calls) == 1 and calls[0]["dropout"] == dropout and not draws
     assert output.shape == (2, LENGTH, 3, 8)
+    output.sum().backward()  # and trains: gradients through sdpa
+
+
+@pytest.mark.parametrize("through", ["attention", "model"])
+def test_second_derivatives_are_refused_not_left_out(through):
+    """A backward with create_graph=True (a gradient penalty) raises: the written-out backward's saved weights are
+    constants to autograd, so its second-order terms would be missing. sdpa computes them."""
+    if through == "attention":
+        tensors = qkv()
+
+        def loss(function):
+            return function(Causal(), *tensors, None, dropout=NEVER, scaling=0.3)[0].pow(2).sum(), tensors
+
+    else:
+        reference, blocked = sdpa_and_blocked_models()
+        ids = torch.randint(0, 60, (2, LENGTH), generator=torch.Generator().manual_seed(4))
+        reference.train()
+
+        def loss(function):
+            model = blocked if function is block_causal_attention_forward else reference
+            return model(ids, labels=ids).loss, list(model.parameters())
+
+    for function in (sdpa_attention.sdpa_attention_forward, block_causal_attention_forward):
+        value, inputs = loss(function)
+        if function is block_causal_attention_forward:
+            with pytest.raises(RuntimeError, match="no second derivatives.*create_graph=True"):
+                torch.autograd.grad(value, inputs, create_graph=True)
+        else:
+            grads = torch.autograd.grad(value, inputs, create_graph=True)
+            torch.autograd.grad(sum(grad.pow(2).sum() for grad in grads), inputs[0])  # sdpa's second derivatives
 
 
 @pytest.mark.parametrize("shape", [(2, 1, LENGTH, LENGTH + 5), (2, 1, LENGTH - 1, LENGTH)], ids=["wider", "shorter"])
