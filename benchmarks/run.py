@@ -686,12 +686,25 @@ def goal_lines(report: dict) -> list[str]:
     return lines
 
 
+# Environment variables that change how fast the same code runs on a CPU: glibc's allocator (`MALLOC_MMAP_MAX_=0`
+# keeps the large blocks of a training step in the heap instead of mapping and faulting them in afresh each step,
+# benchmarks/README.md), a preloaded allocator (jemalloc, tcmalloc) and the thread libraries' settings. A run records
+# the ones set, so that a recorded table says what it was measured under.
+SPEED_ENVIRONMENT = ("MALLOC_", "LD_PRELOAD", "OMP_", "KMP_", "MKL_", "ONEDNN_", "DNNL_")
+
+# /proc/cpuinfo flags of native bfloat16 arithmetic (without them bf16 products run several-fold slower than float32).
+BF16_FLAGS = ("avx512_bf16", "amx_bf16")
+
+
 def machine_info(settings: Settings) -> dict:
     import transformers
 
     cpu = platform.processor() or platform.machine()
+    flags = set()
     with contextlib.suppress(OSError), open("/proc/cpuinfo") as f:
-        cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
+        lines = f.read().splitlines()
+        cpu = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), cpu)
+        flags = set(next((line.split(":", 1)[1].split() for line in lines if line.startswith("flags")), []))
     memory = None
     with contextlib.suppress(OSError, ValueError, StopIteration), open("/proc/meminfo") as f:
         memory = round(int(next(line for line in f if line.startswith("MemTotal")).split()[1]) / 2**20, 1)
@@ -700,6 +713,10 @@ def machine_info(settings: Settings) -> dict:
         "cores": os.cpu_count(),
         "threads": settings.threads,
         "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "bf16_instructions": sorted(flags.intersection(BF16_FLAGS)),
+        "environment": {
+            name: value for name, value in sorted(os.environ.items()) if name.startswith(SPEED_ENVIRONMENT)
+        },
         "memory_gib": memory,
         "torch": torch.__version__,
         "transformers": transformers.__version__,
@@ -708,15 +725,23 @@ def machine_info(settings: Settings) -> dict:
     }
 
 
+def environment_text(environment: dict) -> str:
+    """The speed-relevant environment variables a run had, as a shell would set them (`none` for none)."""
+    return " ".join(f"`{name}={value}`" for name, value in environment.items()) or "none of " + ", ".join(
+        f"`{prefix}*`" if prefix.endswith("_") else f"`{prefix}`" for prefix in SPEED_ENVIRONMENT
+    )
+
+
 def record(report: dict, path: Path):
     info = report["machine"]
     text = [
         f"## {report['date']}: `{report['command']}`",
         "",
-        f"Machine: {info['cpu']}, {info['cores']} cores ({info['threads']} threads used, {info['cpu_capability']}), "
-        f"{info['memory_gib']} GiB; torch {info['torch']}, transformers {info['transformers']}, "
-        f"Python {info['python']}. Best of {report['settings']['repeats']} alternating runs; "
-        f"{report['seconds']:.0f} s in all.",
+        f"Machine: {info['cpu']}, {info['cores']} cores ({info['threads']} threads used, {info['cpu_capability']}, "
+        f"bf16 instructions: {', '.join(info['bf16_instructions']) or 'none'}), {info['memory_gib']} GiB; "
+        f"torch {info['torch']}, transformers {info['transformers']}, Python {info['python']}; "
+        f"environment: {environment_text(info['environment'])}. Best of {report['settings']['repeats']} alternating "
+        f"runs; {report['seconds']:.0f} s in all.",
         "",
         "Matrix-product peak: "
         + ", ".join(
@@ -838,6 +863,7 @@ def main(argv=None) -> dict:
         f"{settings.repeats}; matmul peak "
         + ", ".join(f"{d} {r / 1e9:.1f} GFLOP/s" for d, r in limits["matmul_flops_per_s"].items())
         + f"; read bandwidth {limits['read_bandwidth_bytes_per_s'] / 1e9:.1f} GB/s"
+        + f"; environment: {environment_text(report['machine']['environment'])}"
     )
     print("\n".join(table(report)))
     print("\nGoals:")

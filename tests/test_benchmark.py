@@ -197,6 +197,25 @@ def test_quick_run_prints_and_records_the_table(quick_run):
     assert recorded.count("| generation ") == 16
 
 
+@pytest.mark.slow
+def test_a_record_names_the_allocator_and_thread_environment_it_ran_under(quick_run, monkeypatch, tmp_path):
+    from benchmarks import run
+
+    report, recorded, stdout = quick_run
+    assert f"environment: {run.environment_text(report['machine']['environment'])}" in recorded
+    assert "bf16 instructions: " in recorded and isinstance(report["machine"]["bf16_instructions"], list)
+    for name in list(report["machine"]["environment"]):
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("MALLOC_MMAP_MAX_", "0")
+    monkeypatch.setenv("LD_PRELOAD", "/usr/lib/libjemalloc.so.2")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # not a speed setting: not recorded
+    info = run.machine_info(run.settings_for(run.parse_args(["--quick"])))
+    assert info["environment"] == {"LD_PRELOAD": "/usr/lib/libjemalloc.so.2", "MALLOC_MMAP_MAX_": "0"}
+    run.record({**report, "machine": info}, tmp_path / "RESULTS.md")
+    line = next(line for line in (tmp_path / "RESULTS.md").read_text().splitlines() if line.startswith("Machine:"))
+    assert "environment: `LD_PRELOAD=/usr/lib/libjemalloc.so.2` `MALLOC_MMAP_MAX_=0`." in line
+
+
 def test_bfloat16_and_float32_training_steps_run_for_both_implementations(monkeypatch):
     """The worker's training step, in this process at a tiny shape (the quick run may skip slow bf16 rows)."""
     import sys
