@@ -13,6 +13,7 @@ from torch.nn import functional as F
 from transformers import TrainerCallback
 from transformers.modeling_outputs import ModelOutput
 from transformers.trainer_pt_utils import nested_gather
+from transformers.utils import can_return_tuple
 
 from .modeling_gpt1 import IGNORE_INDEX, GPT1ForSequenceClassification, GPT1PreTrainedModel, GPT1TaskHeadModel
 
@@ -22,12 +23,16 @@ PAPER_AUX_LM_COEF = 0.5
 
 @dataclass
 class AuxiliaryLMOutput(ModelOutput):
-    """Task outputs plus the two parts of the loss (`loss = task_loss + aux_lm_coef * lm_loss`)."""
+    """Task outputs plus the two parts of the loss (`loss = task_loss + aux_lm_coef * lm_loss`), and the decoder's
+    `hidden_states` and `attentions` when asked for (`output_hidden_states`, `output_attentions`), as the plain head
+    returns them."""
 
     loss: torch.Tensor | None = None
     logits: torch.Tensor | None = None
     task_loss: torch.Tensor | None = None
     lm_loss: torch.Tensor | None = None
+    hidden_states: tuple[torch.Tensor, ...] | None = None
+    attentions: tuple[torch.Tensor, ...] | None = None
 
 
 def sequence_lm_loss(lm_logits: torch.Tensor, lm_labels: torch.Tensor) -> torch.Tensor:
@@ -96,7 +101,10 @@ class GPT1WithAuxiliaryLM(GPT1PreTrainedModel):
         self.head.training = mode  # the children are shared; keep the head's own flag in step
         return super().train(mode)
 
+    @can_return_tuple
     def forward(self, input_ids=None, attention_mask=None, labels=None, position_ids=None, **kwargs):
+        """The head's forward (same arguments, `return_dict=False` included) with the auxiliary LM loss added;
+        returns `AuxiliaryLMOutput`."""
         # `lm_labels` stays out of the signature: Trainer takes every `*labels` argument there for a label column.
         lm_labels = kwargs.pop("lm_labels", None)
         outputs, logits = self.head.decode_and_score(input_ids, attention_mask, position_ids, **kwargs)
@@ -111,7 +119,14 @@ class GPT1WithAuxiliaryLM(GPT1PreTrainedModel):
             loss = task_loss if lm_loss is None else task_loss + self.aux_lm_coef * lm_loss
             if self.training:
                 self._record(task_loss, lm_loss)
-        return AuxiliaryLMOutput(loss=loss, logits=logits, task_loss=task_loss, lm_loss=lm_loss)
+        return AuxiliaryLMOutput(
+            loss=loss,
+            logits=logits,
+            task_loss=task_loss,
+            lm_loss=lm_loss,
+            hidden_states=outputs.hidden_states,
+            attentions=outputs.attentions,
+        )
 
     @staticmethod
     def _lm_targets(input_ids, attention_mask, lm_labels):

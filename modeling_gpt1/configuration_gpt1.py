@@ -32,7 +32,8 @@ class GPT1Config(PreTrainedConfig):
         n_embd: width of the residual stream.
         n_layer: number of Transformer blocks.
         n_head: number of attention heads; must divide `n_embd`.
-        n_inner: feed-forward width; `None` means `4 * n_embd`.
+        n_inner: feed-forward width; `None` (the default) means `4 * n_embd`, read when a model is built
+            (`feed_forward_width`), so a config whose `n_embd` changes later keeps the 4x ratio, as GPT-2's does.
         afn: activation of the feed-forward layer (a key of `transformers.activations.ACT2FN`); GPT-1 used the tanh
             approximation of GELU, `"gelu_new"`.
         resid_pdrop, embd_pdrop, attn_pdrop: dropout on residual branches, embeddings and attention probabilities.
@@ -85,8 +86,6 @@ class GPT1Config(PreTrainedConfig):
         if self.architectures is None:
             # Transformers' Auto classes iterate over it to choose between the two sequence-classification heads.
             self.architectures = []
-        if self.n_inner is None:
-            self.n_inner = 4 * self.n_embd
         if isinstance(self.vocab_size, int) and self.vocab_size >= len(SPECIAL_TOKEN_IDS):
             # Unless told otherwise, the special tokens are the last four ids, as in the release (40478..40481).
             for offset, name in enumerate(SPECIAL_TOKEN_IDS):
@@ -94,10 +93,17 @@ class GPT1Config(PreTrainedConfig):
                     setattr(self, name, self.vocab_size - len(SPECIAL_TOKEN_IDS) + offset)
         super().__post_init__(**kwargs)
 
+    @property
+    def feed_forward_width(self) -> int:
+        """Width of the feed-forward layer: `n_inner`, or `4 * n_embd` when it is None (3072 for GPT-1, section 4.1)."""
+        return self.n_inner if self.n_inner is not None else 4 * self.n_embd
+
     def validate_architecture(self):
         """Part of `@strict` validation: sizes that fit together and a known activation."""
         for name in ("vocab_size", "n_positions", "n_embd", "n_layer", "n_head", "n_inner"):
             value = getattr(self, name)
+            if name == "n_inner" and value is None:  # 4 * n_embd
+                continue
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
                 raise ValueError(f"GPT1Config.{name} must be a positive integer, got {value!r}")
         if self.n_embd % self.n_head != 0:

@@ -100,7 +100,7 @@ def convert_openai_checkpoint(src, dst, n_head: int = 12) -> Path:
         n_embd=n_embd,
         n_layer=n_layer,
         n_head=n_head,
-        n_inner=n_inner,
+        n_inner=None if n_inner == 4 * n_embd else n_inner,  # None: the 4x ratio, kept if n_embd changes
         **_appended_special_ids(vocab_size),
     )
 
@@ -238,7 +238,6 @@ def convert_from_transformers(src, dst) -> Path:
     special_ids, vocab_size = _special_ids_for(source_config.vocab_size, source_tokenizer)
     config = GPT1Config(
         vocab_size=vocab_size,
-        n_inner=4 * source_config.n_embd,
         afn=_AFN_FROM_TRANSFORMERS[source_config.afn],
         classifier_dropout=source_config.summary_first_dropout,
         **{field: getattr(source_config, field) for field in _SHARED_CONFIG_FIELDS},
@@ -263,7 +262,7 @@ def openai_gpt_config(config: GPT1Config, **fields) -> OpenAIGPTConfig:
     Transformers' `openai-gpt` has a fixed `4 * n_embd` feed-forward and knows only ReLU, SiLU and the tanh GELU;
     other GPT-1 shapes raise `ValueError`.
     """
-    if config.n_inner != 4 * config.n_embd:
+    if config.feed_forward_width != 4 * config.n_embd:
         raise ValueError(
             f"the model has n_inner={config.n_inner}; Transformers' openai-gpt only supports 4 * n_embd = "
             f"{4 * config.n_embd}"

@@ -11,7 +11,6 @@ seen at once. Anything else (autograd, other devices, compiled graphs, longer in
 The model file itself never does this, so that every Hub user of `trust_remote_code` runs the plain model.
 """
 
-import contextlib
 import math
 import types
 
@@ -110,22 +109,17 @@ def _lay_out_transposed(weight: nn.Parameter) -> None:
     weight.data = weight.data.t().contiguous().t()
 
 
-@contextlib.contextmanager
-def _contiguous_parameters(model: nn.Module):
-    """Parameters laid out contiguously for the duration (what Transformers' saving expects), then as they were."""
-    relaid = [parameter for parameter in model.parameters() if not parameter.is_contiguous()]
-    for parameter in relaid:
-        parameter.data = parameter.data.contiguous()
-    try:
-        yield
-    finally:
-        for parameter in relaid:
-            _lay_out_transposed(parameter)
-
-
-def _save_pretrained(self, *args, **kwargs):
-    with _contiguous_parameters(self):
-        return type(self).save_pretrained(self, *args, **kwargs)
+def _contiguous_state_dict(module, state_dict, prefix, local_metadata) -> None:
+    """A state-dict hook: the entries of `module` (keys under `prefix`) that `_lay_out` left non-contiguous are given
+    as contiguous copies, which every serializer accepts (safetensors and Transformers' saving refuse or mis-view the
+    others). Entries sharing a tensor (the tied LM head and token embedding) share one copy, so ties stay visible."""
+    copies = {}
+    for key, value in state_dict.items():
+        if key.startswith(prefix) and isinstance(value, torch.Tensor) and not value.is_contiguous():
+            layout = (value.untyped_storage().data_ptr(), value.storage_offset(), value.shape, value.stride())
+            if layout not in copies:
+                copies[layout] = value.contiguous()
+            state_dict[key] = copies[layout]
 
 
 def enable_cpu_decoding(model: nn.Module) -> nn.Module:
@@ -135,7 +129,8 @@ def enable_cpu_decoding(model: nn.Module) -> nn.Module:
     Each weight is re-laid out once in memory as its dtype multiplies fastest (`OUT_IN_DTYPES`): in float32 the LM
     head's weight (the token embedding, when tied) becomes `[in, out]`; in bfloat16 and float16 the `Conv1D`
     weights become `[out, in]`. Shapes and values are unchanged, and each weight stays one parameter (the tied one
-    shared by both uses), so every later edit is seen; `save_pretrained` writes them contiguously as usual. A weight
+    shared by both uses), so every later edit is seen; `state_dict()` gives them contiguously (copies, the tied pair
+    sharing one), so `save_pretrained`, Trainer checkpoints and safetensors' `save_model` write them as usual. A weight
     replaced later (a load with `assign=True`, a resize) keeps its own layout and takes the matching product,
     equally correct.
 
@@ -150,8 +145,8 @@ def enable_cpu_decoding(model: nn.Module) -> nn.Module:
     if isinstance(lm_head, nn.Linear):
         lm_head.forward = types.MethodType(_linear_forward, lm_head)
         _lay_out(lm_head.weight, in_out=False)  # the token embedding too, when tied: they are one parameter
-    if hasattr(model, "save_pretrained"):
-        model.save_pretrained = types.MethodType(_save_pretrained, model)
+    if getattr(model, "_contiguous_state_dict_hook", None) is None:
+        model._contiguous_state_dict_hook = model.register_state_dict_post_hook(_contiguous_state_dict)
     return model
 
 

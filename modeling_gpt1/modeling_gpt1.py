@@ -135,9 +135,9 @@ class GPT1Attention(nn.Module):
 class GPT1MLP(nn.Module):
     def __init__(self, config: GPT1Config):
         super().__init__()
-        self.c_fc = Conv1D(config.n_inner, config.n_embd)
+        self.c_fc = Conv1D(config.feed_forward_width, config.n_embd)
         self.act = ACT2FN[FUSED_ACTIVATIONS.get(config.afn, config.afn)]
-        self.c_proj = Conv1D(config.n_embd, config.n_inner)
+        self.c_proj = Conv1D(config.n_embd, config.feed_forward_width)
         self.dropout = nn.Dropout(config.resid_pdrop)
 
     def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
@@ -190,6 +190,12 @@ class GPT1PreTrainedModel(PreTrainedModel):
         "hidden_states": GPT1Block,
         "attentions": OutputRecorder(GPT1Attention, index=1),
     }
+
+    def __init__(self, config: GPT1Config, *inputs, **kwargs):
+        # The whole config again (`@strict` checks a field set after construction alone): e.g. an n_embd changed to
+        # one n_head does not divide raises here, naming both, not as a reshape error in the first forward.
+        config.validate()
+        super().__init__(config, *inputs, **kwargs)
 
     def save_pretrained(self, save_directory, *args, **kwargs):
         """Save as usual; when the classes are registered for remote code, the folder's `auto_map` names every head
@@ -354,11 +360,19 @@ class GPT1Model(GPT1PreTrainedModel):
         return BaseModelOutputWithPast(last_hidden_state=hidden_states, cache=cache if use_cache else None)
 
     def _check_positions(self, position_ids, what, expected_shape=None):
-        if expected_shape is not None and (position_ids.dim() != 2 or position_ids.shape[-1] != expected_shape[-1]):
-            raise ValueError(
-                f"position_ids has shape {tuple(position_ids.shape)} but the inputs need [batch, length] = "
-                f"{expected_shape}"
-            )
+        """Positions inside the `n_positions` embeddings; given ones also of shape `[batch or 1, length]` (one row is
+        broadcast over the batch, as in GPT-2) and of an integer dtype."""
+        if expected_shape is not None:
+            batch, length = expected_shape
+            if position_ids.dim() != 2 or position_ids.shape[0] not in (1, batch) or position_ids.shape[1] != length:
+                raise ValueError(
+                    f"position_ids has shape {tuple(position_ids.shape)} but the inputs need [batch, length] = "
+                    f"{expected_shape} (or [1, {length}], shared by every row)"
+                )
+            if position_ids.is_floating_point() or position_ids.is_complex() or position_ids.dtype == torch.bool:
+                raise ValueError(
+                    f"position_ids must hold integer positions (torch.long), got dtype {position_ids.dtype}"
+                )
         if not is_tracing(position_ids) and bool(
             (position_ids.min() < 0) | (position_ids.max() >= self.config.n_positions)
         ):

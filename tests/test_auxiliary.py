@@ -94,6 +94,27 @@ def test_loss_is_task_loss_plus_lambda_times_per_sequence_lm_loss(family):
     torch.testing.assert_close(output.logits, head(**batch).logits)
 
 
+@pytest.mark.parametrize("family", list(FAMILIES))
+def test_hidden_states_attentions_and_tuples_as_the_plain_head_returns_them(family):
+    """Output settings reach the wrapper's output as the head's: hidden states and attentions (they were computed,
+    then dropped), and `return_dict=False` gives a tuple (it crashed) whose first items are the loss and logits."""
+    head = make_head(FAMILIES[family])
+    batch = family_batch(head.config, family)
+    wrapper = GPT1WithAuxiliaryLM(head)
+    asked = dict(output_hidden_states=True, output_attentions=True)
+    ours, plain = wrapper(**batch, **asked), head(**batch, **asked)
+    assert len(ours.hidden_states) == len(plain.hidden_states) == head.config.n_layer + 1
+    assert len(ours.attentions) == len(plain.attentions) == head.config.n_layer
+    for mine, theirs in zip(ours.hidden_states + ours.attentions, plain.hidden_states + plain.attentions):
+        torch.testing.assert_close(mine, theirs)
+    assert wrapper(**batch).hidden_states is None and wrapper(**batch).attentions is None
+
+    as_tuple = wrapper(**batch, return_dict=False)
+    assert isinstance(as_tuple, tuple) and len(as_tuple) == 4  # loss, logits, task_loss, lm_loss
+    torch.testing.assert_close(as_tuple[0], wrapper(**batch).loss)
+    torch.testing.assert_close(as_tuple[1], plain.logits)
+
+
 def test_paper_lambda_is_the_default():
     assert GPT1WithAuxiliaryLM(make_head(GPT1ForSequenceClassification)).aux_lm_coef == 0.5
 

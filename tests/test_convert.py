@@ -113,7 +113,8 @@ def test_from_transformers_maps_config_and_appends_special_tokens(tmp_path):
     model = GPT1LMHeadModel.from_pretrained(tmp_path / "dst")
     config = model.config
 
-    assert (config.n_layer, config.n_head, config.n_embd, config.n_positions, config.n_inner) == (2, 4, 32, 16, 128)
+    assert (config.n_layer, config.n_head, config.n_embd, config.n_positions) == (2, 4, 32, 16)
+    assert (config.n_inner, config.feed_forward_width) == (None, 128)  # 4 * n_embd, kept None as GPT-2 does
     assert (config.resid_pdrop, config.embd_pdrop, config.attn_pdrop) == (0.05, 0.15, 0.2)
     assert (config.classifier_dropout, config.layer_norm_epsilon, config.initializer_range) == (0.3, 1e-6, 0.5)
     assert config.afn == "relu"
@@ -285,7 +286,7 @@ def test_openai_release_converts_exactly(tmp_path, n_layer, n_head, n_embd):
     model = GPT1LMHeadModel.from_pretrained(tmp_path / "dst").eval()
     config = model.config
     assert (config.n_layer, config.n_head, config.n_embd, config.n_positions) == (n_layer, n_head, n_embd, n_positions)
-    assert config.n_inner == 4 * n_embd and config.afn == "gelu_new"
+    assert config.feed_forward_width == 4 * n_embd and config.afn == "gelu_new"
     assert config.vocab_size == vocab_size + 4
     assert [getattr(config, field) for field in SPECIAL_FIELDS] == [40, 41, 42, 43]
 

@@ -282,6 +282,38 @@ def test_a_bfloat16_model_saves_contiguously_keeps_its_layout_and_reloads_equal(
         assert parameter.is_contiguous() and torch.equal(parameter, plain.get_parameter(name))
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+@pytest.mark.parametrize(
+    "how", ["save_pretrained(state_dict=...)", "safetensors save_model", "a wrapper's state_dict"]
+)
+def test_every_way_of_saving_writes_the_re_laid_out_weights(tmp_path, dtype, how):
+    """Not only `save_pretrained()`: a state dict taken first (Trainer's path for a model it wraps), safetensors'
+    `save_model` and a parent module's `state_dict` all get contiguous tensors (they raised on the re-laid out ones),
+    the tied pair still one tensor, and what they write loads into the plain model's values."""
+    from safetensors.torch import load_file, load_model, save_file, save_model
+
+    plain, fast = make_lm().to(dtype), enable_cpu_decoding(make_lm().to(dtype))
+    relaid = [name for name, parameter in fast.named_parameters() if not parameter.is_contiguous()]
+    assert relaid  # the case under test: some weight is laid out transposed
+    if how == "save_pretrained(state_dict=...)":
+        fast.save_pretrained(tmp_path, state_dict=fast.state_dict())
+        loaded = type(plain).from_pretrained(tmp_path, dtype=dtype).state_dict()
+    elif how == "safetensors save_model":
+        save_model(fast, tmp_path / "model.safetensors")  # writes one of the tied pair's names
+        fresh = make_lm(seed=1).to(dtype)
+        load_model(fresh, tmp_path / "model.safetensors")
+        loaded = fresh.state_dict()
+    else:
+        state_dict = torch.nn.ModuleDict({"inner": fast}).state_dict()
+        tied = state_dict["inner.lm_head.weight"], state_dict["inner.transformer.wte.weight"]
+        assert tied[0].is_contiguous() and tied[0].data_ptr() == tied[1].data_ptr()  # one tensor still
+        save_file({key: value for key, value in state_dict.items() if key != "inner.lm_head.weight"}, tmp_path / "w")
+        loaded = {key.removeprefix("inner."): value for key, value in load_file(tmp_path / "w").items()}
+    for name, parameter in plain.named_parameters():
+        assert torch.equal(loaded[name], parameter), name
+    assert all(not parameter.is_contiguous() for name, parameter in fast.named_parameters() if name in relaid)
+
+
 def test_enabling_again_after_a_dtype_change_lays_the_weights_out_for_the_new_dtype():
     """float32 -> bfloat16 -> float32, enabled each time: each weight ends in the layout of its current dtype, not
     in the one a previous dtype left (values and the tie unchanged)."""

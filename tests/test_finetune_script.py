@@ -130,9 +130,10 @@ def test_training_from_scratch_needs_no_pre_trained_model(files, tmp_path):
     )
     assert "eval_accuracy" in results
     config = json.loads((output_dir / "config.json").read_text())
-    assert (config["n_layer"], config["n_embd"], config["n_inner"], config["n_positions"]) == (1, 16, 64, 32)
+    assert (config["n_layer"], config["n_embd"], config["n_positions"]) == (1, 16, 32)
     pre_trained = load_file(model / "model.safetensors")
     trained = load_file(output_dir / "model.safetensors")
+    assert trained["transformer.h.0.mlp.c_fc.weight"].shape == (16, 64)  # the feed-forward 4 * n_embd wide
     assert trained["transformer.wte.weight"].shape[1] == 16 != pre_trained["transformer.wte.weight"].shape[1]
 
 

@@ -130,6 +130,18 @@ CASES = [
         "position_ids has shape (2, 4)",
     ),
     (
+        "position_ids of another batch",
+        lambda: lm(input_ids=IDS, position_ids=torch.zeros(3, 5, dtype=torch.long)),
+        ValueError,
+        "position_ids has shape (3, 5)",
+    ),
+    (
+        "float position_ids",
+        lambda: lm(input_ids=IDS, position_ids=torch.zeros(2, 5)),
+        ValueError,
+        "position_ids must hold integer positions",
+    ),
+    (
         "sequence longer than the context",
         lambda: lm(input_ids=torch.zeros(1, 65, dtype=torch.long)),
         ValueError,
@@ -324,6 +336,15 @@ def test_masks_of_zeros_and_ones_of_any_dtype_give_the_same_logits(mask):
     model = build()
     with torch.no_grad():
         torch.testing.assert_close(model(IDS, attention_mask=mask).logits, model(IDS, attention_mask=MASK).logits)
+
+
+def test_one_row_of_position_ids_is_shared_by_the_batch_as_in_gpt2():
+    """`position_ids` `[1, length]` are broadcast over the batch (the check refuses only other batch sizes)."""
+    model = build()
+    one_row = torch.arange(IDS.shape[1])[None]
+    with torch.no_grad():
+        shared = model(IDS, position_ids=one_row).logits
+        torch.testing.assert_close(shared, model(IDS, position_ids=one_row.expand(IDS.shape[0], -1)).logits)
 
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "bad_inputs.md"

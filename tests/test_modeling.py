@@ -26,7 +26,7 @@ CONFIG_ERRORS = (StrictDataclassFieldValidationError, StrictDataclassClassValida
 def test_config_defaults_are_the_paper_117m_model():
     config = GPT1Config()
     assert (config.n_embd, config.n_layer, config.n_head) == (768, 12, 12)
-    assert (config.n_positions, config.n_inner) == (512, 3072)
+    assert (config.n_positions, config.n_inner, config.feed_forward_width) == (512, None, 3072)
     assert config.afn == "gelu_new"
     assert config.layer_norm_epsilon == 1e-5
     assert config.vocab_size == 40482
@@ -66,6 +66,44 @@ def test_config_standard_attribute_names():
 def test_config_rejects_bad_values_naming_the_field(overrides, field):
     with pytest.raises(CONFIG_ERRORS, match=field):
         make_config(**overrides)
+
+
+@pytest.mark.parametrize("how", ["set after construction", "from_pretrained override"])
+def test_feed_forward_follows_a_changed_n_embd_as_gpt2s_does(how, tmp_path):
+    """n_inner=None means 4 * n_embd when the model is built: a width changed later (or when loading a saved config)
+    keeps the ratio, as GPT-2's config does, rather than a feed-forward fixed at the old width."""
+    from transformers import GPT2Config, GPT2Model
+
+    def widen(config_class, config):
+        if how == "set after construction":
+            config.n_embd = 64
+            return config
+        config.save_pretrained(tmp_path / config_class.__name__)
+        return config_class.from_pretrained(tmp_path / config_class.__name__, n_embd=64)
+
+    ours = GPT1Model(widen(GPT1Config, make_config(n_embd=32, n_head=4)))
+    gpt2 = GPT2Model(widen(GPT2Config, GPT2Config(vocab_size=100, n_positions=64, n_embd=32, n_layer=2, n_head=4)))
+    assert ours.h[0].mlp.c_fc.weight.shape == gpt2.h[0].mlp.c_fc.weight.shape == (64, 256)
+    assert ours.config.n_inner is None and ours.config.feed_forward_width == 256
+
+
+def test_an_explicit_n_inner_is_kept():
+    model = GPT1Model(make_config(n_embd=32, n_head=4, n_inner=48))
+    assert model.h[0].mlp.c_fc.weight.shape == (32, 48) and model.h[0].mlp.c_proj.weight.shape == (48, 32)
+
+
+def test_a_config_made_invalid_after_construction_is_refused_when_the_model_is_built():
+    """`@strict` checks a field set later on its own (66 is a positive width); the model checks the whole config, so
+    a width n_head does not divide raises naming both instead of a reshape error in the first forward."""
+    config = make_config(n_embd=64, n_head=4)
+    config.n_embd = 66
+    for model_class in (GPT1Model, GPT1LMHeadModel):
+        with pytest.raises(StrictDataclassClassValidationError, match=r"n_embd \(66\) must be divisible by n_head"):
+            model_class(config)
+    config = make_config()
+    config.pad_token_id = config.vocab_size + 5
+    with pytest.raises(StrictDataclassClassValidationError, match="pad_token_id"):
+        GPT1LMHeadModel(config)
 
 
 def test_released_parameter_count():
