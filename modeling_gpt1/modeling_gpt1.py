@@ -221,11 +221,16 @@ class GPT1PreTrainedModel(PreTrainedModel):
             init.zeros_(module.bias)
 
 
+def is_integer_tensor(tensor: torch.Tensor) -> bool:
+    """Whether `tensor` holds integers (ids, positions): not floating point, complex or boolean."""
+    return not (tensor.is_floating_point() or tensor.is_complex() or tensor.dtype == torch.bool)
+
+
 def check_input_ids(name: str, ids: torch.Tensor, vocab_size: int) -> None:
     """Token ids `[batch, length]`, integers inside the vocabulary (the value check is skipped while tracing)."""
     if ids.dim() != 2:
         raise ValueError(f"{name} must have shape [batch, length], got {tuple(ids.shape)}")
-    if ids.is_floating_point() or ids.is_complex() or ids.dtype == torch.bool:
+    if not is_integer_tensor(ids):
         raise ValueError(f"{name} must hold integer token ids (torch.long), got dtype {ids.dtype}")
     if 0 in ids.shape:
         raise ValueError(f"{name} has shape {tuple(ids.shape)}: every batch needs at least one sequence of one token")
@@ -369,7 +374,7 @@ class GPT1Model(GPT1PreTrainedModel):
                     f"position_ids has shape {tuple(position_ids.shape)} but the inputs need [batch, length] = "
                     f"{expected_shape} (or [1, {length}], shared by every row)"
                 )
-            if position_ids.is_floating_point() or position_ids.is_complex() or position_ids.dtype == torch.bool:
+            if not is_integer_tensor(position_ids):
                 raise ValueError(
                     f"position_ids must hold integer positions (torch.long), got dtype {position_ids.dtype}"
                 )
