@@ -36,6 +36,7 @@ from modeling_gpt1 import (
     InputTransform,
     add_auxiliary_loss_logging,
 )
+from modeling_gpt1.auxiliary import check_aux_lm_coef
 from modeling_gpt1.configuration_gpt1 import SPECIAL_TOKEN_IDS
 from modeling_gpt1.hub import publish_run
 from modeling_gpt1.reporting import (
@@ -101,11 +102,17 @@ class ModelArguments:
         metadata={"help": "Keep only the first k pre-trained blocks, re-initialise the rest (all: None)."},
     )
     attn_implementation: str | None = field(default=None, metadata={"help": ATTN_IMPLEMENTATION_HELP})
+    ignore_mismatched_sizes: bool = field(
+        default=False,
+        metadata={"help": "Initialise afresh the weights whose shapes differ (a head trained with other labels)."},
+    )
     cache_dir: str | None = field(default=None, metadata={"help": "Cache of data sets and models from the Hub."})
 
     def __post_init__(self):
-        if self.aux_lm_coef < 0:
-            raise ValueError(f"--aux_lm_coef must be >= 0, got {self.aux_lm_coef}")
+        try:
+            check_aux_lm_coef(self.aux_lm_coef)
+        except ValueError as error:
+            raise ValueError(f"--{error}") from None
         from_scratch = self.config_name is not None or self.config_overrides is not None
         if self.model_name_or_path is None and not (from_scratch and self.tokenizer_name):
             raise ValueError(
@@ -159,6 +166,19 @@ class DataArguments:
 
     def __post_init__(self):
         self.spec = get_task(self.task)  # an unknown name fails here, naming the tasks
+        for flag in ("max_seq_length", "max_train_samples", "max_eval_samples", "max_predict_samples"):
+            value = getattr(self, flag)
+            if value is not None and value < 1:  # 0 is no default: it meant n_positions, or every example
+                raise ValueError(f"--{flag} must be at least 1, got {value}")
+
+
+def check_label_smoothing(factor: float, spec) -> None:
+    """`--label_smoothing_factor` must be in [0, 1) and smooths class labels only (Trainer's label smoother fails
+    deep inside on a regression task's float scores)."""
+    if not 0.0 <= factor < 1.0:
+        raise ValueError(f"--label_smoothing_factor must be in [0, 1), got {factor}")
+    if factor > 0 and spec.is_regression:
+        raise ValueError(f"--label_smoothing_factor smooths class labels; {spec.name} is a regression task")
 
 
 def load_splits(spec, data_args: DataArguments, training_args, cache_dir: str | None):
@@ -260,13 +280,18 @@ def load_head(spec, model_args: ModelArguments, tokenizer):
         model = head_class(config)  # every weight new: the "no pre-training" row of the paper's Table 5
     elif model_args.num_transferred_layers is None:
         model = from_pretrained_with_new_head(
-            head_class, model_args.model_name_or_path, config=config, cache_dir=model_args.cache_dir
+            head_class,
+            model_args.model_name_or_path,
+            ignore_mismatched_sizes=model_args.ignore_mismatched_sizes,
+            config=config,
+            cache_dir=model_args.cache_dir,
         )
     else:
         model = load_with_transferred_layers(
             head_class,
             model_args.model_name_or_path,
             model_args.num_transferred_layers,
+            ignore_mismatched_sizes=model_args.ignore_mismatched_sizes,
             config=config,
             cache_dir=model_args.cache_dir,
         )
@@ -288,24 +313,38 @@ class HoldLoadReports(logging.Filter):
         return True
 
 
-def from_pretrained_with_new_head(head_class, path, **kwargs):
+def from_pretrained_with_new_head(head_class, path, ignore_mismatched_sizes: bool = False, **kwargs):
     """`head_class.from_pretrained(path, **kwargs)`, where a new task head is expected: the linear layer
     (`classifier.*`) missing from a language model's folder and its `lm_head.*` left unused are said in one line,
-    and Transformers' load report is shown only when anything else is missing, unused or of another shape."""
+    and Transformers' load report is shown only when anything else is missing, unused or of another shape.
+
+    Raises ValueError naming the weights whose shapes differ from the head's (a head fine-tuned for a task with
+    another number of labels) unless `ignore_mismatched_sizes`, which initialises them afresh."""
     transformers_logger = logging.getLogger("transformers.modeling_utils")
     hold = HoldLoadReports()
     transformers_logger.addFilter(hold)
-    try:
-        model, info = head_class.from_pretrained(path, output_loading_info=True, **kwargs)
+    try:  # mismatches are checked below, where they can be named in one line
+        model, info = head_class.from_pretrained(
+            path, output_loading_info=True, ignore_mismatched_sizes=True, **kwargs
+        )
     finally:
         transformers_logger.removeFilter(hold)
+    mismatched = sorted(info["mismatched_keys"])
+    if mismatched and not ignore_mismatched_sizes:
+        shapes = ", ".join(
+            f"{key} {tuple(saved)} (the head needs {tuple(needed)})" for key, saved, needed in mismatched
+        )
+        raise ValueError(
+            f"--model_name_or_path {path}: {shapes}; pass --ignore_mismatched_sizes to initialise them afresh"
+        )
     surprises = [key for key in info["missing_keys"] if not key.startswith("classifier.")]
     surprises += [key for key in info["unexpected_keys"] if not key.startswith("lm_head.")]
-    surprises += list(info["mismatched_keys"])
+    surprises += [key for key, _, _ in mismatched if not key.startswith("classifier.")]
     for record in hold.held if surprises else []:
         transformers_logger.handle(record)
-    if info["missing_keys"] and not surprises:
-        logger.info(f"New task head initialised: {', '.join(sorted(info['missing_keys']))}")
+    new = sorted(set(info["missing_keys"]) | {key for key, _, _ in mismatched})
+    if new and not surprises:
+        logger.info(f"New task head initialised: {', '.join(new)}")
     return model
 
 
@@ -335,6 +374,7 @@ def main(argv: list[str] | None = None, exit_on_user_error: bool = False) -> dic
         )
         configure_logging(training_args, logger)
         spec = data_args.spec
+        check_label_smoothing(training_args.label_smoothing_factor, spec)
         checkpoint = resolve_checkpoint(training_args)
 
         # Data, tokenizer and inputs first: bad files or arguments fail before a model is loaded.
@@ -346,7 +386,7 @@ def main(argv: list[str] | None = None, exit_on_user_error: bool = False) -> dic
         if spec.family in SINGLE_SEQUENCE_FAMILIES and hasattr(tokenizer, "set_task_template"):
             tokenizer.set_task_template("classification")
         config = model_config(model_args, tokenizer)
-        max_length = data_args.max_seq_length or config.n_positions
+        max_length = config.n_positions if data_args.max_seq_length is None else data_args.max_seq_length
         if max_length > config.n_positions:
             raise ValueError(
                 f"--max_seq_length {max_length} exceeds the model's context (n_positions={config.n_positions})"
@@ -358,7 +398,8 @@ def main(argv: list[str] | None = None, exit_on_user_error: bool = False) -> dic
 
     aux = model_args.aux_lm_coef > 0
     if aux:
-        model = GPT1WithAuxiliaryLM(model, aux_lm_coef=model_args.aux_lm_coef)
+        smoothing = training_args.label_smoothing_factor
+        model = GPT1WithAuxiliaryLM(model, aux_lm_coef=model_args.aux_lm_coef, label_smoothing=smoothing)
     collator = GPT1DataCollator.from_tokenizer(
         tokenizer,
         max_length=max_length,
@@ -376,6 +417,7 @@ def main(argv: list[str] | None = None, exit_on_user_error: bool = False) -> dic
     )
     if aux:
         add_auxiliary_loss_logging(trainer)  # task_loss and lm_loss in the logs, TensorBoard and the plot
+        trainer.label_smoother = None  # the wrapper smooths its task loss (Trainer's would drop the LM term)
 
     results = {}
     if training_args.do_train:

@@ -25,6 +25,7 @@ what to change (a longer warm-up, a lower learning rate).
 import argparse
 import logging
 import math
+import os
 import sys
 from dataclasses import dataclass, field
 from itertools import chain
@@ -176,9 +177,16 @@ class DataArguments:
     def __post_init__(self):
         if self.dataset_name is None and self.train_file is None and self.validation_file is None:
             raise ValueError("give --dataset_name, or --train_file (and --validation_file)")
-        for path in (self.train_file, self.validation_file):
+        for flag in ("train_file", "validation_file"):
+            path = getattr(self, flag)
             if path is not None and _extension(path) not in FILE_BUILDERS:
                 raise ValueError(f"{path}: use .txt, .csv, .json or .jsonl files")
+            if path is not None and os.path.isfile(path) and os.path.getsize(path) == 0:
+                raise ValueError(f"--{flag} {path}: the file is empty")
+        for flag in ("block_size", "max_train_samples", "max_eval_samples"):
+            value = getattr(self, flag)
+            if value is not None and value < 1:  # 0 is no default: it meant min(512, n_positions), or every block
+                raise ValueError(f"--{flag} must be at least 1, got {value}")
         if not 0 < self.validation_split_percentage < 100:
             raise ValueError(
                 f"--validation_split_percentage must lie in 1..99, got {self.validation_split_percentage}"
@@ -215,6 +223,11 @@ def hold_out_validation(train, percentage: int):
         return IterableDatasetDict(
             train=train.filter(lambda _, i: i % 100 >= percentage, with_indices=True),
             validation=train.filter(lambda _, i: i % 100 < percentage, with_indices=True),
+        )
+    if len(train) < 2:
+        raise ValueError(
+            f"the training text has {len(train)} example(s) (lines of a .txt file): too few to hold {percentage}% "
+            "out for validation; give a longer text or --validation_file"
         )
     split = train.train_test_split(test_size=percentage / 100, shuffle=False)
     return DatasetDict(train=split["train"], validation=split["test"])
@@ -411,7 +424,7 @@ def prepare(argv: list[str] | None = None) -> PreparedRun:
     model = build_model(model_args, tokenizer, checkpoint)
     set_attn_implementation(model, model_args.attn_implementation)
     n_positions = model.config.n_positions
-    block_size = data_args.block_size or min(PAPER_BLOCK_SIZE, n_positions)
+    block_size = min(PAPER_BLOCK_SIZE, n_positions) if data_args.block_size is None else data_args.block_size
     if block_size > n_positions:
         raise ValueError(f"--block_size {block_size} exceeds the model's context (n_positions={n_positions})")
     tokenizer.model_max_length = min(tokenizer.model_max_length, n_positions)  # pipelines truncate to the context

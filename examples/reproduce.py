@@ -256,12 +256,17 @@ def strip_gutenberg(text: str) -> str:
 
 
 def prepare_corpus(pattern: str, folder: Path) -> str:
-    """Write each corpus file, Gutenberg markers stripped, to `folder`; returns the glob of the copies."""
+    """Write each corpus file, Gutenberg markers stripped, to `folder`; returns the glob of the copies. Raises
+    ValueError when the files hold no text."""
     folder.mkdir(parents=True, exist_ok=True)
+    copies = []
     for path in map(Path, sorted(glob.glob(pattern))):
         target = folder / f"{path.stem}.txt"
         if not target.exists():
             write_atomically(target, strip_gutenberg(path.read_text(encoding="utf-8-sig", errors="replace")))
+        copies.append(target)
+    if not any(copy.read_text(encoding="utf-8").strip() for copy in copies):
+        raise ValueError(f"--corpus {pattern}: the files hold no text (Project Gutenberg's header and footer cut off)")
     return str(folder / "*.txt")
 
 

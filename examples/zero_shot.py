@@ -29,6 +29,7 @@ model, whose zero-shot scores can only be chance or a constant prediction, is wa
 
 import argparse
 import json
+import math
 import re
 import sys
 from pathlib import Path
@@ -42,6 +43,7 @@ from modeling_gpt1.diagnostics import hidden_state_spread
 from modeling_gpt1.reporting import OneLineErrors, user_errors_exit
 from modeling_gpt1.tasks import TASKS, constant_baseline, load_task_dataset
 from modeling_gpt1.zero_shot import (
+    CHANCE,
     HEURISTICS,
     acceptability,
     evaluate_zero_shot,
@@ -93,6 +95,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         values = getattr(args, name)
         if values is not None and len(values) != len(args.task):
             parser.error(f"--{name} takes one value per --task ({len(args.task)}), got {len(values)}")
+    for task, supervised in zip(args.task, args.supervised or []):
+        if not math.isfinite(supervised) or supervised == CHANCE[task]:
+            parser.error(
+                f"--supervised {supervised} for {task}: the reference must be a finite score other than chance's "
+                f"({CHANCE[task]})"
+            )
     if args.max_examples is not None and args.max_examples < 1:
         parser.error(f"--max_examples must be at least 1, got {args.max_examples}")
     if args.batch_size < 1:

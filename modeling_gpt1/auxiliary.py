@@ -6,7 +6,9 @@ exactly the head's parameters under the head's own names, so Trainer checkpoints
 see a plain task-head checkpoint.
 """
 
+import math
 from dataclasses import dataclass
+from numbers import Real
 
 import torch
 from torch.nn import functional as F
@@ -15,10 +17,26 @@ from transformers.modeling_outputs import ModelOutput
 from transformers.trainer_pt_utils import nested_gather
 from transformers.utils import can_return_tuple
 
-from .modeling_gpt1 import IGNORE_INDEX, GPT1ForSequenceClassification, GPT1PreTrainedModel, GPT1TaskHeadModel
+from .modeling_gpt1 import (
+    IGNORE_INDEX,
+    GPT1ForSequenceClassification,
+    GPT1PreTrainedModel,
+    GPT1TaskHeadModel,
+    is_index_tensor,
+)
 
 
 PAPER_AUX_LM_COEF = 0.5
+
+
+def check_aux_lm_coef(aux_lm_coef) -> float:
+    """`aux_lm_coef` (lambda) as a float; raises ValueError unless it is a finite real number >= 0 (NaN would turn
+    the auxiliary LM off silently, infinity make every weight NaN)."""
+    if isinstance(aux_lm_coef, bool) or not isinstance(aux_lm_coef, Real):
+        raise ValueError(f"aux_lm_coef must be a number >= 0, got {aux_lm_coef!r}")
+    if not math.isfinite(aux_lm_coef) or aux_lm_coef < 0:
+        raise ValueError(f"aux_lm_coef must be a finite number >= 0, got {aux_lm_coef}")
+    return float(aux_lm_coef)
 
 
 @dataclass
@@ -74,28 +92,44 @@ class GPT1WithAuxiliaryLM(GPT1PreTrainedModel):
         head: a `GPT1ForSequenceClassification`, `GPT1ForSimilarity` or `GPT1ForMultipleChoice` (any
             `GPT1TaskHeadModel`).
         aux_lm_coef: lambda; 0.5 in the paper, 0 gives the plain head's loss.
+        label_smoothing: smoothing of the task's cross-entropy over class ids (in [0, 1); 0 in the paper). Use it
+            instead of Trainer's `label_smoothing_factor`: Trainer then takes `labels` out of the batch and computes
+            the loss from the logits alone, which would leave out the auxiliary LM term, so a training forward
+            without `labels` raises ValueError (as it does with Trainer's `compute_loss_func`).
 
     The batch may carry `lm_labels` (the collators make them: input ids with padding set to `IGNORE_INDEX`); without them the
-    targets are the input ids where `attention_mask` is 1. `save_pretrained` writes the wrapped head's checkpoint.
+    targets are the input ids. Either way a padding token (`attention_mask` 0) is no target, nor is a token right
+    after padding (it would be predicted from a padding state), so left and right padding give the same loss. `save_pretrained` writes the wrapped head's checkpoint.
     Add `AuxiliaryLossCallback` to a Trainer to log the two parts of the loss.
     """
 
     accepts_loss_kwargs = False  # both losses are means: Trainer scales them for gradient accumulation
 
-    def __init__(self, head: GPT1TaskHeadModel, aux_lm_coef: float = PAPER_AUX_LM_COEF):
+    def __init__(self, head: GPT1TaskHeadModel, aux_lm_coef: float = PAPER_AUX_LM_COEF, label_smoothing: float = 0.0):
         if not isinstance(head, GPT1TaskHeadModel):
             raise TypeError(f"GPT1WithAuxiliaryLM wraps a GPT-1 task head, got {type(head).__name__}")
-        if aux_lm_coef < 0:
-            raise ValueError(f"aux_lm_coef must be >= 0, got {aux_lm_coef}")
+        check_aux_lm_coef(aux_lm_coef)
+        if not 0.0 <= label_smoothing < 1.0:  # also refuses NaN
+            raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing}")
         super().__init__(head.config)
         # Share the head's modules under their own names: same parameters, same state-dict keys.
         for name, module in head.named_children():
             self.add_module(name, module)
         object.__setattr__(self, "head", head)  # a plain reference, not a submodule
         self.aux_lm_coef = aux_lm_coef
+        self.label_smoothing = float(label_smoothing)
         self.main_input_name = head.main_input_name
         self._reset_loss_parts()
         self.train(head.training)
+
+    @property
+    def aux_lm_coef(self) -> float:
+        """lambda, checked when set (`check_aux_lm_coef`)."""
+        return self._aux_lm_coef
+
+    @aux_lm_coef.setter
+    def aux_lm_coef(self, value) -> None:
+        self._aux_lm_coef = check_aux_lm_coef(value)
 
     def train(self, mode: bool = True):
         self.head.training = mode  # the children are shared; keep the head's own flag in step
@@ -107,8 +141,15 @@ class GPT1WithAuxiliaryLM(GPT1PreTrainedModel):
         returns `AuxiliaryLMOutput`."""
         # `lm_labels` stays out of the signature: Trainer takes every `*labels` argument there for a label column.
         lm_labels = kwargs.pop("lm_labels", None)
+        if labels is None and self.training and torch.is_grad_enabled() and self.aux_lm_coef > 0:
+            raise ValueError(
+                "GPT1WithAuxiliaryLM got no labels in a training forward: a loss computed elsewhere from its logits "
+                "would leave out the auxiliary LM term. Trainer takes the labels out of the batch when "
+                "label_smoothing_factor or compute_loss_func is set: use GPT1WithAuxiliaryLM(..., label_smoothing=) "
+                "instead, or call it with labels"
+            )
         outputs, logits = self.head.decode_and_score(input_ids, attention_mask, position_ids, **kwargs)
-        task_loss = self.head.task_loss(logits, labels) if labels is not None else None
+        task_loss = self.head.task_loss(logits, labels, self.label_smoothing) if labels is not None else None
         lm_loss = None
         if self.aux_lm_coef > 0 and (labels is not None or lm_labels is not None):
             lm_labels = self._lm_targets(input_ids, attention_mask, lm_labels)
@@ -130,14 +171,24 @@ class GPT1WithAuxiliaryLM(GPT1PreTrainedModel):
 
     @staticmethod
     def _lm_targets(input_ids, attention_mask, lm_labels):
+        """The next-token targets `[sequences, length]`: `lm_labels`, or the input ids, with `IGNORE_INDEX` where a
+        token is padding or follows padding. A token after padding (the first of a left-padded sequence) would be
+        predicted from a padding position's state, so an example's loss would depend on the padding it gets."""
         if lm_labels is None:
-            lm_labels = (
-                input_ids if attention_mask is None else input_ids.masked_fill(attention_mask == 0, IGNORE_INDEX)
-            )
+            lm_labels = input_ids
         if lm_labels.shape != input_ids.shape:
             raise ValueError(
                 f"lm_labels has shape {tuple(lm_labels.shape)} but input_ids has {tuple(input_ids.shape)}"
             )
+        if not is_index_tensor(lm_labels):
+            raise ValueError(
+                f"lm_labels must hold integer token ids (torch.long or torch.int32), got dtype {lm_labels.dtype}"
+            )
+        lm_labels = lm_labels.long()
+        if attention_mask is not None:
+            padding = attention_mask == 0
+            lm_labels = lm_labels.masked_fill(padding, IGNORE_INDEX)
+            lm_labels[..., 1:].masked_fill_(padding[..., :-1], IGNORE_INDEX)
         return lm_labels.reshape(-1, lm_labels.shape[-1])
 
     def _record(self, task_loss, lm_loss):
@@ -170,16 +221,21 @@ class GPT1WithAuxiliaryLM(GPT1PreTrainedModel):
 
     @classmethod
     def from_pretrained(
-        cls, pretrained_model_name_or_path, *args, head_class=None, aux_lm_coef=PAPER_AUX_LM_COEF, **kwargs
+        cls,
+        pretrained_model_name_or_path,
+        *args,
+        head_class=None,
+        aux_lm_coef=PAPER_AUX_LM_COEF,
+        label_smoothing=0.0,
+        **kwargs,
     ):
         """Load a task head (`head_class`, default `GPT1ForSequenceClassification`) and wrap it. Other arguments go to
         the head's `from_pretrained`; with `output_loading_info=True` this returns `(model, loading_info)` as it does."""
         head_class = head_class or GPT1ForSequenceClassification
         loaded = head_class.from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
-        if kwargs.get("output_loading_info", False):
-            head, loading_info = loaded
-            return cls(head, aux_lm_coef=aux_lm_coef), loading_info
-        return cls(loaded, aux_lm_coef=aux_lm_coef)
+        head, loading_info = loaded if kwargs.get("output_loading_info", False) else (loaded, None)
+        wrapper = cls(head, aux_lm_coef=aux_lm_coef, label_smoothing=label_smoothing)
+        return wrapper if loading_info is None else (wrapper, loading_info)
 
 
 class AuxiliaryLossCallback(TrainerCallback):

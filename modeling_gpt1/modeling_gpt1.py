@@ -221,17 +221,21 @@ class GPT1PreTrainedModel(PreTrainedModel):
             init.zeros_(module.bias)
 
 
-def is_integer_tensor(tensor: torch.Tensor) -> bool:
-    """Whether `tensor` holds integers (ids, positions): not floating point, complex or boolean."""
-    return not (tensor.is_floating_point() or tensor.is_complex() or tensor.dtype == torch.bool)
+INDEX_DTYPES = (torch.long, torch.int32)  # what embeddings look up and cross-entropy targets are (int32 cast)
+
+
+def is_index_tensor(tensor: torch.Tensor) -> bool:
+    """Whether `tensor` holds ids or positions as torch indexes with (`INDEX_DTYPES`): other integer dtypes (uint8,
+    int16, bool) fail deep inside the embedding or the loss."""
+    return tensor.dtype in INDEX_DTYPES
 
 
 def check_input_ids(name: str, ids: torch.Tensor, vocab_size: int) -> None:
     """Token ids `[batch, length]`, integers inside the vocabulary (the value check is skipped while tracing)."""
     if ids.dim() != 2:
         raise ValueError(f"{name} must have shape [batch, length], got {tuple(ids.shape)}")
-    if not is_integer_tensor(ids):
-        raise ValueError(f"{name} must hold integer token ids (torch.long), got dtype {ids.dtype}")
+    if not is_index_tensor(ids):
+        raise ValueError(f"{name} must hold integer token ids (torch.long or torch.int32), got dtype {ids.dtype}")
     if 0 in ids.shape:
         raise ValueError(f"{name} has shape {tuple(ids.shape)}: every batch needs at least one sequence of one token")
     if not is_tracing(ids) and bool((ids.min() < 0) | (ids.max() >= vocab_size)):
@@ -374,9 +378,10 @@ class GPT1Model(GPT1PreTrainedModel):
                     f"position_ids has shape {tuple(position_ids.shape)} but the inputs need [batch, length] = "
                     f"{expected_shape} (or [1, {length}], shared by every row)"
                 )
-            if not is_integer_tensor(position_ids):
+            if not is_index_tensor(position_ids):
                 raise ValueError(
-                    f"position_ids must hold integer positions (torch.long), got dtype {position_ids.dtype}"
+                    f"position_ids must hold integer positions (torch.long or torch.int32), got dtype "
+                    f"{position_ids.dtype}"
                 )
         if not is_tracing(position_ids) and bool(
             (position_ids.min() < 0) | (position_ids.max() >= self.config.n_positions)
@@ -472,7 +477,7 @@ class GPT1LMHeadModel(GPT1PreTrainedModel, GenerationMixin):
         loss = None
         if labels is not None:
             self._check_labels(labels, outputs.last_hidden_state.shape[:2])
-            loss = self.loss_function(logits, labels, vocab_size=self.config.vocab_size, **kwargs)
+            loss = self.loss_function(logits, labels.long(), vocab_size=self.config.vocab_size, **kwargs)
 
         return CausalLMOutputWithPast(
             loss=loss,
@@ -488,8 +493,10 @@ class GPT1LMHeadModel(GPT1PreTrainedModel, GenerationMixin):
                 f"labels has shape {tuple(labels.shape)} but the inputs have {tuple(input_shape)}: language-model "
                 f"labels are the input ids themselves (shifted inside), {IGNORE_INDEX} where no loss is wanted"
             )
-        if labels.is_floating_point():
-            raise ValueError(f"labels must hold integer token ids (torch.long), got dtype {labels.dtype}")
+        if not is_index_tensor(labels):
+            raise ValueError(
+                f"labels must hold integer token ids (torch.long or torch.int32), got dtype {labels.dtype}"
+            )
         vocab_size = self.config.vocab_size
         if not is_tracing(labels) and bool(
             ((labels < 0) & (labels != IGNORE_INDEX)).any() | (labels >= vocab_size).any()
@@ -625,12 +632,16 @@ class GPT1TaskHeadModel(GPT1PreTrainedModel):
     def score(self, extract_states):
         raise NotImplementedError
 
-    def task_loss(self, logits, labels):
+    def task_loss(self, logits, labels, label_smoothing: float = 0.0):
         """Cross-entropy over classes (or answers), mean squared error when the head regresses one value, or binary
-        cross-entropy per label for multi-label classification; see `problem_type`."""
+        cross-entropy per label for multi-label classification; see `problem_type`. `label_smoothing` (in [0, 1))
+        smooths the single-label cross-entropy as `F.cross_entropy` does (Trainer's `label_smoothing_factor` gives
+        the same loss); raises ValueError for it with any other problem type."""
         if labels.shape[0] != logits.shape[0]:
             raise ValueError(f"got {labels.shape[0]} labels for a batch of {logits.shape[0]} examples")
         problem_type = self.problem_type(labels)
+        if label_smoothing and problem_type != "single_label_classification":
+            raise ValueError(f"label smoothing applies to class ids, not to {problem_type.replace('_', ' ')}")
         if problem_type == "regression":
             if labels.numel() != logits.shape[0]:
                 raise ValueError(
@@ -663,7 +674,7 @@ class GPT1TaskHeadModel(GPT1PreTrainedModel):
                 f"labels {labels.tolist()} out of range: {type(self).__name__} predicts {n_classes} "
                 f"{'answers' if self.needs_sequence_dim else 'classes'} (valid: 0..{n_classes - 1}, or {IGNORE_INDEX} to ignore)"
             )
-        return F.cross_entropy(logits, labels, ignore_index=IGNORE_INDEX)
+        return F.cross_entropy(logits, labels, ignore_index=IGNORE_INDEX, label_smoothing=label_smoothing)
 
     @staticmethod
     def _check_float_labels(labels, what, requirement, is_valid):

@@ -150,7 +150,11 @@ class LocalFormat:
                     names = [p.name for p in candidates[split]]
                     raise FileNotFoundError(f"{spec.name}: the {split} split needs {' or '.join(names)} in {data_dir}")
             found = {split: found[split] for split in splits}
-        return self.read_splits(spec, found)
+        dataset = self.read_splits(spec, found)
+        for split, examples in dataset.items():
+            if len(examples) == 0:
+                raise ValueError(f"{spec.name}: no examples in the {split} split ({found.get(split, data_dir)})")
+        return dataset
 
 
 @dataclass(frozen=True)
@@ -357,6 +361,8 @@ def _normalise_frame(
         label = _encode_labels(labels, spec, label_values or spec.label_names, path, first_line)
     else:
         label = -1
+    if frame.empty:
+        raise ValueError(f"{path}: no examples in the file")
     table = frame[list(columns)].rename(columns=columns).assign(label=label)
     return datasets.Dataset.from_pandas(table, features=spec.features, preserve_index=False)
 

@@ -398,13 +398,16 @@ def multiple_choice(
 
 def pronoun_span(sentence: str, pronoun: str | tuple[int, int]) -> tuple[int, int]:
     """Character span `(start, end)` of the pronoun in `sentence`: given as a span, or as the word, whose first
-    whole-word occurrence (any case) is taken. Raises ValueError when the word is not in the sentence."""
+    whole-word occurrence (any case) is taken. Raises ValueError when the word is not in the sentence, the span is
+    outside it, or the pronoun is neither."""
     if isinstance(pronoun, str):
         match = re.search(rf"(?<!\w){re.escape(pronoun)}(?!\w)", sentence, flags=re.IGNORECASE)
         if match is None:
             raise ValueError(f"the pronoun {pronoun!r} is not a word of {sentence!r}")
         return match.span()
-    start, end = (int(x) for x in pronoun)
+    if not (isinstance(pronoun, (tuple, list)) and len(pronoun) == 2 and all(type(x) is int for x in pronoun)):
+        raise ValueError(f"a pronoun is a word or a (start, end) character span, got {pronoun!r}")
+    start, end = pronoun
     if not 0 <= start < end <= len(sentence):
         raise ValueError(f"pronoun span {(start, end)} is outside {sentence!r}")
     return start, end
@@ -438,14 +441,17 @@ def pronoun_resolution(
     sentences, pronouns = list(sentences), list(pronouns)
     if not len(sentences) == len(pronouns) == len(candidates):
         raise ValueError(f"{len(sentences)} sentences, {len(pronouns)} pronouns, {len(candidates)} candidate lists")
-    heads, rests = [], []
-    for sentence, pronoun in zip(sentences, pronouns):
-        start, end = pronoun_span(sentence, pronoun)
-        if not sentence[end:].strip():
-            raise ValueError(f"nothing follows the pronoun in {sentence!r}: there is no rest of the sentence to score")
-        heads.append(sentence[:start])
-        rests.append(sentence[end:])
-    return _pronoun_scores(model, tokenizer, heads, rests, [list(c) for c in candidates], **kwargs)
+    heads, rests = zip(*map(split_at_pronoun, sentences, pronouns)) if sentences else ((), ())
+    return _pronoun_scores(model, tokenizer, list(heads), list(rests), [list(c) for c in candidates], **kwargs)
+
+
+def split_at_pronoun(sentence: str, pronoun: str | tuple[int, int]) -> tuple[str, str]:
+    """`sentence` before and after the pronoun (`pronoun_span`). Raises ValueError when the pronoun is not found or
+    nothing follows it (there would be no rest of the sentence to score)."""
+    start, end = pronoun_span(sentence, pronoun)
+    if not sentence[end:].strip():
+        raise ValueError(f"nothing follows the pronoun in {sentence!r}: there is no rest of the sentence to score")
+    return sentence[:start], sentence[end:]
 
 
 def _pronoun_scores(model, tokenizer, heads, rests, candidates, **kwargs) -> ZeroShotResult:
@@ -569,9 +575,11 @@ def read_pronoun_file(path: str | Path) -> dict[str, list]:
             missing = [key for key in columns if key not in example]
             if missing:
                 raise ValueError(f"{path} line {number} lacks {missing}")
-            label = example["label"]
-            if not isinstance(label, int) or not 0 <= label < len(example["candidates"]):
-                raise ValueError(f"{path} line {number}: label {label!r} is not the index of a candidate")
+            n_choices = len(columns["candidates"][0]) if columns["label"] else None
+            try:
+                _check_pronoun_example(example, n_choices)
+            except ValueError as error:
+                raise ValueError(f"{path} line {number}: {error}") from None
             pronoun = example["pronoun"]
             for key in columns:
                 columns[key].append(
@@ -580,6 +588,23 @@ def read_pronoun_file(path: str | Path) -> dict[str, list]:
     if not columns["label"]:
         raise ValueError(f"{path} holds no examples")
     return columns
+
+
+def _check_pronoun_example(example: dict, n_choices: int | None) -> None:
+    """Raise ValueError unless `example` can be scored: a list of `n_choices` (any when None) candidate strings, a
+    label indexing one, and a string sentence in which the pronoun is found with text after it."""
+    candidates, label, sentence = example["candidates"], example["label"], example["sentence"]
+    if not isinstance(candidates, list) or not candidates or not all(isinstance(c, str) for c in candidates):
+        raise ValueError(f"candidates must be a list of noun phrases, got {candidates!r}")
+    if n_choices is not None and len(candidates) != n_choices:
+        raise ValueError(
+            f"{len(candidates)} candidates where the first line has {n_choices} (every line needs the same number)"
+        )
+    if not isinstance(label, int) or isinstance(label, bool) or not 0 <= label < len(candidates):
+        raise ValueError(f"label {label!r} is not the index of a candidate")
+    if not isinstance(sentence, str):
+        raise ValueError(f"the sentence must be a string, got {sentence!r}")
+    split_at_pronoun(sentence, example["pronoun"])
 
 
 __all__ = [
@@ -598,6 +623,7 @@ __all__ = [
     "pronoun_resolution",
     "pronoun_span",
     "read_pronoun_file",
+    "split_at_pronoun",
     "sentiment",
     "task_metric",
 ]

@@ -166,6 +166,36 @@ def test_collator_lm_labels_equal_targets_from_the_attention_mask(family):
     torch.testing.assert_close(with_labels.lm_loss, derived.lm_loss)
 
 
+def to_left_padding(batch):
+    """The right-padded `batch` with each sequence's padding moved to its left (labels unchanged)."""
+    mask = batch["attention_mask"]
+    lengths = mask.reshape(-1, mask.shape[-1]).sum(dim=1).tolist()
+    moved = dict(batch)
+    for name in ("input_ids", "attention_mask", "lm_labels"):
+        if name in batch:
+            rows = batch[name].reshape(-1, mask.shape[-1])
+            shifted = [row.roll(mask.shape[-1] - n) for row, n in zip(rows, lengths)]
+            moved[name] = torch.stack(shifted).reshape(batch[name].shape)
+    return moved
+
+
+@pytest.mark.parametrize("return_lm_labels", [False, True])
+@pytest.mark.parametrize("family", list(FAMILIES))
+def test_left_and_right_padding_give_the_same_losses(family, return_lm_labels):
+    """A token right after padding is no LM target: with left padding the first real token would otherwise be
+    predicted from a padding state (it changed `lm_loss` with the amount of padding and the attention backend)."""
+    head = make_head(FAMILIES[family])
+    wrapper = GPT1WithAuxiliaryLM(head)
+    right = family_batch(head.config, family, return_lm_labels=return_lm_labels)
+    left = to_left_padding(right)
+    assert not torch.equal(left["attention_mask"], right["attention_mask"])  # some sequence is padded
+    expected, output = wrapper(**right), wrapper(**left)
+    for name in ("loss", "task_loss", "lm_loss", "logits"):
+        torch.testing.assert_close(getattr(output, name), getattr(expected, name))
+    lm_loss = reference_lm_loss(head, right["input_ids"], right["attention_mask"])
+    torch.testing.assert_close(output.lm_loss, lm_loss)
+
+
 def test_lm_labels_choose_the_lm_targets():
     head = make_head(GPT1ForSequenceClassification)
     wrapper = GPT1WithAuxiliaryLM(head)
@@ -327,9 +357,58 @@ def test_wrapping_something_other_than_a_task_head_is_rejected(not_a_head):
         GPT1WithAuxiliaryLM(model)
 
 
-def test_negative_lambda_is_rejected():
-    with pytest.raises(ValueError, match="aux_lm_coef"):
-        GPT1WithAuxiliaryLM(make_head(GPT1ForSequenceClassification), aux_lm_coef=-0.5)
+@pytest.mark.parametrize("family", ["classification", "multiple_choice"])
+def test_label_smoothing_smooths_the_task_loss_as_trainer_does_and_keeps_the_lm_term(family):
+    from transformers.trainer_pt_utils import LabelSmoother
+
+    head = make_head(FAMILIES[family])
+    batch = family_batch(head.config, family)
+    output = GPT1WithAuxiliaryLM(head, aux_lm_coef=0.25, label_smoothing=0.1)(**batch)
+    smoothed = LabelSmoother(epsilon=0.1)({"logits": output.logits}, batch["labels"])
+    torch.testing.assert_close(output.task_loss, smoothed)
+    assert not torch.allclose(output.task_loss, head(**batch).loss)
+    lm_loss = reference_lm_loss(head, batch["input_ids"], batch["attention_mask"])
+    torch.testing.assert_close(output.loss, smoothed + 0.25 * lm_loss)
+
+
+def test_label_smoothing_of_a_regression_head_or_outside_0_1_is_refused():
+    head = make_head(GPT1ForSimilarity, num_labels=1)
+    batch = family_batch(head.config, "similarity")
+    batch["labels"] = batch["labels"].float()
+    with pytest.raises(ValueError, match="label smoothing applies to class ids, not to regression"):
+        GPT1WithAuxiliaryLM(head, label_smoothing=0.1)(**batch)
+    for bad in (1.0, -0.1, float("nan")):
+        with pytest.raises(ValueError, match="label_smoothing must be in"):
+            GPT1WithAuxiliaryLM(head, label_smoothing=bad)
+
+
+def test_trainer_label_smoothing_or_a_loss_function_cannot_drop_the_lm_term(tmp_path):
+    """Trainer with `label_smoothing_factor` (or `compute_loss_func`) takes the labels out of the batch and
+    computes the loss from the logits alone: the auxiliary LM term was dropped silently. A training forward without
+    labels now raises; the wrapper's own `label_smoothing` gives the smoothed loss with the LM term."""
+    from transformers import Trainer, TrainingArguments
+
+    head = make_head(GPT1ForSequenceClassification)
+    batch = family_batch(head.config, "classification", return_lm_labels=True)
+    wrapper = GPT1WithAuxiliaryLM(head).train()
+    args = TrainingArguments(tmp_path, label_smoothing_factor=0.1, report_to=[], use_cpu=True)
+    with pytest.raises(ValueError, match="would leave out the auxiliary LM term"):
+        Trainer(model=wrapper, args=args).compute_loss(wrapper, dict(batch))
+    with torch.no_grad():  # inference (also with dropout on) still gives logits without labels
+        assert wrapper(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).loss is None
+    wrapper.eval()
+    assert wrapper(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).loss is None
+
+
+@pytest.mark.parametrize("aux_lm_coef", [-0.5, float("nan"), float("inf"), "0.5", True, None])
+def test_a_lambda_that_is_not_a_finite_number_at_least_zero_is_rejected(aux_lm_coef):
+    """NaN turned the auxiliary LM off silently (NaN > 0 is false) and infinity trained every weight to NaN."""
+    with pytest.raises(ValueError, match="aux_lm_coef must be"):
+        GPT1WithAuxiliaryLM(make_head(GPT1ForSequenceClassification), aux_lm_coef=aux_lm_coef)
+    wrapper = GPT1WithAuxiliaryLM(make_head(GPT1ForSequenceClassification), aux_lm_coef=0.25)
+    with pytest.raises(ValueError, match="aux_lm_coef must be"):
+        wrapper.aux_lm_coef = aux_lm_coef  # checked when set later too
+    assert wrapper.aux_lm_coef == 0.25
 
 
 def test_lm_labels_shape_must_match_input_ids():

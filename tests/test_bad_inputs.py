@@ -491,6 +491,12 @@ CASES = [
         "{tmp}/sst2/train.tsv lacks the column(s) ['sentence']",
     ),
     Case(
+        "a task file with a header and no examples",
+        lambda e: load_task_dataset("sst2", e.write("sst2/train.tsv", "sentence\tlabel\n").parent, splits=["train"]),
+        ValueError,
+        "{tmp}/sst2/train.tsv: no examples in the file",
+    ),
+    Case(
         "a label outside the task's labels",
         lambda e: load_task_dataset(
             "sst2", e.write("sst2/train.tsv", "sentence\tlabel\na\t2\n").parent, splits=["train"]
@@ -667,7 +673,19 @@ CASES = [
         "`finetune.py --aux_lm_coef -1`",
         lambda e: _finetune(e, "--aux_lm_coef", "-1"),
         SystemExit,
-        "status 2, one line: --aux_lm_coef must be >= 0, got -1.0",
+        "status 2, one line: --aux_lm_coef must be a finite number >= 0, got -1.0",
+    ),
+    Case(
+        "`finetune.py --aux_lm_coef inf` (or `nan`)",
+        lambda e: _finetune(e, "--aux_lm_coef", "inf"),
+        SystemExit,
+        "status 2, one line: --aux_lm_coef must be a finite number >= 0, got inf",
+    ),
+    Case(
+        "`finetune.py --max_seq_length 0` (also `--max_train_samples` and the like)",
+        lambda e: _finetune(e, "--max_seq_length", "0"),
+        SystemExit,
+        "status 2, one line: --max_seq_length must be at least 1, got 0",
     ),
     Case(
         "`finetune.py --model_name_or_path` of a missing folder",
@@ -698,7 +716,20 @@ CASES = [
         "`aux_lm_coef=-0.5`",
         lambda e: GPT1WithAuxiliaryLM(_head(), aux_lm_coef=-0.5),
         ValueError,
-        "aux_lm_coef must be >= 0, got -0.5",
+        "aux_lm_coef must be a finite number >= 0, got -0.5",
+    ),
+    Case(
+        "`aux_lm_coef=float('nan')`",
+        lambda e: GPT1WithAuxiliaryLM(_head(), aux_lm_coef=float("nan")),
+        ValueError,
+        "aux_lm_coef must be a finite number >= 0, got nan",
+    ),
+    Case(
+        "a training forward without `labels` (Trainer's `label_smoothing_factor` or `compute_loss_func`)",
+        lambda e: GPT1WithAuxiliaryLM(_head()).train()(input_ids=torch.tensor([[1, 5, 3]])),
+        ValueError,
+        "GPT1WithAuxiliaryLM got no labels in a training forward: a loss computed elsewhere from its logits would "
+        "leave out the auxiliary LM term",
     ),
     Case(
         "`lm_labels` of another shape than `input_ids`",

@@ -362,20 +362,36 @@ def test_warm_up_longer_than_the_run_is_warned_about(corpus, tmp_path, caplog):
         (["--block_size", "128"], "--block_size 128 exceeds the model's context (n_positions=64)"),
         (["--config_name", "."], "--config_name .: the folder has no config.json"),  # not the 117M defaults
         (["--attn_implementation", "fast"], "--attn_implementation 'fast' is not an attention backend; choose from"),
+        (["--block_size", "0"], "--block_size must be at least 1, got 0"),  # 0 meant min(512, n_positions)
+        (["--max_train_samples", "-1"], "--max_train_samples must be at least 1, got -1"),
+        (["--train_file", "{tmp}/empty.txt"], "--train_file {tmp}/empty.txt: the file is empty"),
     ],
 )
 def test_command_line_user_errors_are_one_line_and_exit_2(corpus, tmp_path, capsys, extra, complaint):
     argv = pretrain_argv(corpus, tmp_path / "out", "--max_steps", "1")
     if extra[0] == "--config_overrides":
         argv = without_option(argv, "--config_overrides")
+    (tmp_path / "empty.txt").write_text("")
     with pytest.raises(SystemExit) as exit:
-        pretrain.cli([*argv, *extra])
+        pretrain.cli([*argv, *(part.format(tmp=tmp_path) for part in extra)])
+    complaint = complaint.format(tmp=tmp_path)
     assert exit.value.code == 2
     # Errors found after the tokenizer or model is built follow their INFO log lines (shown when this test runs
     # first, before another test has changed the logging set-up): one error line, no traceback, no usage.
     err = capsys.readouterr().err
     [line] = [line for line in err.splitlines() if ": error: " in line]
     assert complaint in line and "Traceback" not in err and "usage:" not in err
+
+
+def test_a_text_too_short_to_hold_out_validation_is_one_line(corpus, tmp_path, capsys):
+    """One line of text and no validation file: datasets' own error named test_size and train_size."""
+    (tmp_path / "one_line.txt").write_text("a single line of text\n")
+    argv = without_option(pretrain_argv(corpus, tmp_path / "out", "--max_steps", "1"), "--validation_file")
+    with pytest.raises(SystemExit) as exit:
+        pretrain.cli([*argv, "--train_file", str(tmp_path / "one_line.txt")])
+    assert exit.value.code == 2
+    [line] = [line for line in capsys.readouterr().err.splitlines() if ": error: " in line]
+    assert "the training text has 1 example(s) (lines of a .txt file): too few to hold 5% out" in line
 
 
 @pytest.mark.parametrize(

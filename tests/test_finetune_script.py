@@ -43,7 +43,13 @@ def test_evaluation_and_prediction_only_write_results_and_no_model_card(files, t
         (["--data_dir", "{tmp}/nowhere"], "data_dir {tmp}/nowhere is not a directory"),
         (["--max_seq_length", "65"], "--max_seq_length 65 exceeds the model's context (n_positions=64)"),
         (["--model_name_or_path", "{tmp}/no_model"], "--model_name_or_path {tmp}/no_model: no such folder"),
-        (["--aux_lm_coef", "-1"], "--aux_lm_coef must be >= 0, got -1.0"),
+        (["--aux_lm_coef", "-1"], "--aux_lm_coef must be a finite number >= 0, got -1.0"),
+        (["--aux_lm_coef", "inf"], "--aux_lm_coef must be a finite number >= 0, got inf"),  # trained to NaN
+        (["--aux_lm_coef", "nan"], "--aux_lm_coef must be a finite number >= 0, got nan"),  # turned it off
+        (["--max_seq_length", "0"], "--max_seq_length must be at least 1, got 0"),  # meant n_positions
+        (["--max_train_samples", "0"], "--max_train_samples must be at least 1, got 0"),
+        (["--max_eval_samples", "-1"], "--max_eval_samples must be at least 1, got -1"),
+        (["--label_smoothing_factor", "1.5"], "--label_smoothing_factor must be in [0, 1), got 1.5"),
         (["--resume_from_checkpoint", "last"], "no complete checkpoint-* folder in {tmp}/out"),
         (["--truncation", "middle"], "argument --truncation: invalid choice: 'middle'"),
         (["--no_such_flag", "1"], "arguments are not used by the HfArgumentParser: ['--no_such_flag', '1']"),
@@ -109,6 +115,54 @@ def test_an_unexpectedly_missing_weight_still_shows_the_load_report(files, tmp_p
     with CaptureLogger(transformers_logging.get_logger("transformers.modeling_utils")) as captured:
         finetune.from_pretrained_with_new_head(GPT1ForSequenceClassification, damaged, num_labels=2)
     assert "LOAD REPORT" in captured.out and "h.1.mlp.c_fc" in captured.out
+
+
+def test_a_head_of_another_size_is_named_in_one_line_unless_ignored(files, tmp_path, capsys):
+    """A checkpoint fine-tuned for a task with other labels: Transformers raised a RuntimeError pointing to a load
+    report that the script had held back; now one line names the weights, and --ignore_mismatched_sizes starts them
+    afresh."""
+    from transformers import AutoTokenizer
+
+    from modeling_gpt1 import GPT1Config, GPT1ForSequenceClassification
+
+    model, data = files
+    three_labels = tmp_path / "three_labels"
+    GPT1ForSequenceClassification(GPT1Config.from_pretrained(model, num_labels=3)).save_pretrained(three_labels)
+    AutoTokenizer.from_pretrained(model).save_pretrained(three_labels)
+    argv = finetune_argv(data, three_labels, tmp_path / "out", "--max_steps", "1", "--do_predict", "False")
+    with pytest.raises(SystemExit) as exit_info:
+        finetune.main(argv, exit_on_user_error=True)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err  # after Transformers' own warning that the saved id2label has 3 labels
+    [line] = [line for line in err.splitlines() if ": error: " in line]
+    assert "Traceback" not in err
+    assert f"--model_name_or_path {three_labels}: classifier.bias (3,) (the head needs (2,))" in line
+    assert "pass --ignore_mismatched_sizes" in line
+    results = finetune.main([*argv, "--ignore_mismatched_sizes", "True"])
+    assert "eval_accuracy" in results
+
+
+def test_label_smoothing_keeps_the_auxiliary_lm_loss(files, tmp_path):
+    """Trainer's label smoother took the labels out of the batch and smoothed the logits alone: the auxiliary LM
+    term fell out of the loss (and task_loss / lm_loss out of the logs) without a word."""
+    model, data = files
+    output_dir = tmp_path / "out"
+    argv = finetune_argv(data, model, output_dir, "--max_steps", "2", "--do_predict", "False")
+    finetune.main([*argv, "--label_smoothing_factor", "0.1"])
+    history = json.loads((output_dir / "trainer_state.json").read_text())["log_history"]
+    logged = [entry for entry in history if "lm_loss" in entry]
+    assert len(logged) == 2
+    assert all(
+        entry["loss"] == pytest.approx(entry["task_loss"] + 0.5 * entry["lm_loss"], rel=1e-3) for entry in logged
+    )
+
+
+def test_label_smoothing_of_a_regression_task_is_refused():
+    from modeling_gpt1.tasks import get_task
+
+    finetune.check_label_smoothing(0.1, get_task("sst2"))
+    with pytest.raises(ValueError, match="--label_smoothing_factor smooths class labels; stsb is a regression task"):
+        finetune.check_label_smoothing(0.1, get_task("stsb"))
 
 
 def scratch_argv(files, output_dir, *extra):

@@ -93,6 +93,12 @@ CASES = [
     ),
     ("float input_ids", lambda: lm(input_ids=IDS.float()), ValueError, "input_ids must hold integer token ids"),
     ("bool input_ids", lambda: lm(input_ids=IDS > 0), ValueError, "input_ids must hold integer token ids"),
+    (
+        "uint8 input_ids (int16 alike)",
+        lambda: lm(input_ids=IDS.to(torch.uint8)),
+        ValueError,
+        "input_ids must hold integer token ids (torch.long or torch.int32), got dtype torch.uint8",
+    ),
     ("1-D input_ids", lambda: lm(input_ids=IDS[0]), ValueError, "input_ids must have shape [batch, length]"),
     ("id above the vocabulary", lambda: lm(input_ids=torch.tensor([[1, 100]])), ValueError, "vocab_size=100"),
     ("negative id", lambda: lm(input_ids=torch.tensor([[1, -1]])), ValueError, "vocab_size=100"),
@@ -134,6 +140,12 @@ CASES = [
         lambda: lm(input_ids=IDS, position_ids=torch.zeros(3, 5, dtype=torch.long)),
         ValueError,
         "position_ids has shape (3, 5)",
+    ),
+    (
+        "int16 position_ids",
+        lambda: lm(input_ids=IDS, position_ids=torch.zeros(2, 5, dtype=torch.int16)),
+        ValueError,
+        "position_ids must hold integer positions (torch.long or torch.int32), got dtype torch.int16",
     ),
     (
         "float position_ids",
@@ -181,6 +193,12 @@ CASES = [
         "labels hold ids in [1000, 1000]",
     ),
     ("float labels", lambda: lm(input_ids=IDS, labels=IDS.float()), ValueError, "labels must hold integer token ids"),
+    (
+        "int16 labels (bool, uint8 alike)",
+        lambda: lm(input_ids=IDS, labels=IDS.short()),
+        ValueError,
+        "labels must hold integer token ids (torch.long or torch.int32), got dtype torch.int16",
+    ),
     # task heads
     (
         "no extract_token_id in the config",
@@ -345,6 +363,18 @@ def test_one_row_of_position_ids_is_shared_by_the_batch_as_in_gpt2():
     with torch.no_grad():
         shared = model(IDS, position_ids=one_row).logits
         torch.testing.assert_close(shared, model(IDS, position_ids=one_row.expand(IDS.shape[0], -1)).logits)
+
+
+def test_int32_ids_positions_and_labels_give_what_long_ones_give():
+    """int32 is the other dtype torch's embeddings index with: ids and positions are used as given, and LM labels
+    (which cross-entropy takes only as torch.long) are cast, where GPT-2 fails inside the loss."""
+    model = build()
+    positions = torch.arange(IDS.shape[1])[None]
+    with torch.no_grad():
+        expected = model(IDS, position_ids=positions, labels=IDS)
+        output = model(IDS.int(), position_ids=positions.int(), labels=IDS.int())
+    torch.testing.assert_close(output.logits, expected.logits)
+    torch.testing.assert_close(output.loss, expected.loss)
 
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "bad_inputs.md"

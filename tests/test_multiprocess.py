@@ -29,6 +29,15 @@ def files(tmp_path_factory):
     return write_model(folder / "model", dropout=0.0), write_sst2(folder / "sst2")
 
 
+def failure(stderr: str) -> str:
+    """Each rank's last lines: the tail alone shows the rank that waited, not the one that crashed."""
+    ranks = {}
+    for line in stderr.splitlines():
+        if line.startswith("[rank"):
+            ranks.setdefault(line.split("]")[0] + "]", []).append(line)
+    return "\n".join(line for lines in ranks.values() for line in lines[-25:]) + "\n" + stderr[-2000:]
+
+
 def training_logs(folder):
     return [entry for entry in log_history(folder) if "loss" in entry and "train_runtime" not in entry]
 
@@ -43,7 +52,7 @@ def test_two_processes_match_one_with_the_same_global_batch(files, tmp_path):
     result = subprocess.run(
         [*torchrun, str(FINETUNE), *argv], cwd=ROOT, env=script_env(), capture_output=True, text=True, timeout=300
     )
-    assert result.returncode == 0, result.stderr[-4000:]
+    assert result.returncode == 0, failure(result.stderr)
     assert (double / "README.md").is_file() and (double / "model.safetensors").is_file()
 
     one, two = training_logs(single), training_logs(double)
@@ -70,7 +79,7 @@ def test_evaluation_only_on_two_processes_exits_0_with_results_and_no_card(files
     result = subprocess.run(
         [*torchrun, str(FINETUNE), *argv], cwd=ROOT, env=script_env(), capture_output=True, text=True, timeout=300
     )
-    assert result.returncode == 0, result.stderr[-4000:]
+    assert result.returncode == 0, failure(result.stderr)
     assert (output_dir / "eval_results.json").is_file()
     assert not (output_dir / "README.md").exists()
 
@@ -94,7 +103,7 @@ def test_the_reproduction_study_runs_on_two_processes(tmp_path):
         text=True,
         timeout=300,
     )
-    assert result.returncode == 0, result.stderr[-4000:]
+    assert result.returncode == 0, failure(result.stderr)
     assert result.stdout.count("# Reproduction report") == 1  # the main process alone reports
     results = json.loads((out / "results.json").read_text())
     assert len(results["finetuning"]) == 5 and {row["task"] for row in results["zero_shot"]} == {"sst2"}

@@ -262,3 +262,15 @@ def test_user_errors_are_one_line(argv, message, capsys):
     assert exit_info.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert message in err[-1]
+
+
+def test_a_corpus_without_text_is_one_line(tmp_path, capsys):
+    """An empty corpus failed in pre-training with a traceback from the validation split's train_test_split."""
+    (tmp_path / "empty.txt").write_text("\n\n")
+    with pytest.raises(SystemExit) as exit_info:
+        reproduce.cli(
+            ["--corpus", str(tmp_path / "empty.txt"), "--scale", "quick", "--output_dir", str(tmp_path / "o")]
+        )
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert f"--corpus {tmp_path / 'empty.txt'}: the files hold no text" in err[-1]

@@ -340,11 +340,35 @@ def test_evaluate_zero_shot_on_task_columns(model, tokenizer, tmp_path):
         evaluate_zero_shot(model, tokenizer, "rte", sst2)
 
 
-def test_read_pronoun_file_names_bad_lines(tmp_path):
+GOOD_PRONOUN_LINE = {"sentence": "the cat saw it .", "pronoun": "it", "candidates": ["the cat", "the dog"], "label": 0}
+
+
+@pytest.mark.parametrize(
+    "bad, complaint",
+    [
+        ({"label": 3}, "line 2: label 3 is not the index of a candidate"),
+        ({"label": True}, "line 2: label True is not the index of a candidate"),
+        ({"pronoun": "he"}, "line 2: the pronoun 'he' is not a word of 'the cat saw it .'"),
+        ({"sentence": "the cat saw it"}, "line 2: nothing follows the pronoun in 'the cat saw it'"),
+        ({"pronoun": [12, 30]}, "line 2: pronoun span (12, 30) is outside"),
+        ({"pronoun": 12}, "line 2: a pronoun is a word or a (start, end) character span, got 12"),
+        ({"candidates": ["a", "b", "c"]}, "line 2: 3 candidates where the first line has 2"),
+        ({"candidates": "the cat"}, "line 2: candidates must be a list of noun phrases"),
+        ({"sentence": 7}, "line 2: the sentence must be a string"),
+    ],
+)
+def test_read_pronoun_file_names_bad_lines(tmp_path, bad, complaint):
+    """Every line is checked when read: a pronoun not found or at the sentence's end, and candidate counts that
+    differ, failed only while scoring, with a traceback from the command line."""
     path = tmp_path / "bad.jsonl"
-    path.write_text('{"sentence": "a b", "pronoun": "a", "candidates": ["x"], "label": 3}\n')
-    with pytest.raises(ValueError, match="line 1: label 3"):
+    path.write_text(json.dumps(GOOD_PRONOUN_LINE) + "\n" + json.dumps({**GOOD_PRONOUN_LINE, **bad}) + "\n")
+    with pytest.raises(ValueError) as error:
         read_pronoun_file(path)
+    assert str(error.value).startswith(f"{path} {complaint}")
+
+
+def test_read_pronoun_file_names_a_line_that_is_not_json(tmp_path):
+    path = tmp_path / "bad.jsonl"
     path.write_text("not json\n")
     with pytest.raises(ValueError, match="line 1 is not JSON"):
         read_pronoun_file(path)
@@ -421,6 +445,8 @@ def test_the_script_scores_tasks_and_writes_json(script_data, tmp_path, capsys):
         (["--task", "dprd"], "dprd has no Hub copy here"),
         (["--task", "sst2", "--split", "train[a:]"], "--split must be a split name, optionally sliced"),
         (["--task", "sst2", "cola", "--split", "a", "b", "c"], "--split takes one split for every task or one per"),
+        (["--task", "cola", "--supervised", "0"], "--supervised 0.0 for cola: the reference must be a finite score"),
+        (["--task", "sst2", "--supervised", "nan"], "--supervised nan for sst2: the reference must be a finite score"),
     ],
 )
 def test_the_command_line_reports_user_errors_in_one_line(script_data, capsys, extra, complaint):
@@ -429,6 +455,16 @@ def test_the_command_line_reports_user_errors_in_one_line(script_data, capsys, e
     assert exit_info.value.code == 2
     err = capsys.readouterr().err.strip()
     assert complaint in err and len(err.splitlines()) == 1
+
+
+def test_a_bad_pronoun_file_is_one_line_too(script_data, tmp_path, capsys):
+    bad = tmp_path / "dprd.jsonl"
+    bad.write_text(json.dumps({**GOOD_PRONOUN_LINE, "sentence": "the cat saw the dog ."}) + "\n")
+    with pytest.raises(SystemExit) as exit_info:
+        script.cli([str(script_data["model"]), "--task", "dprd", "--data_dir", str(bad)])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert f"{bad} line 1: the pronoun 'it' is not a word of" in err and len(err.splitlines()) == 1
 
 
 def test_a_folder_without_a_model_is_one_line_too(script_data, tmp_path, capsys):
