@@ -36,12 +36,14 @@ def parse_args(argv=None):
     parser.add_argument("--device", default="cuda", help="cuda (default); cpu only to test this script")
     parser.add_argument("--output", default=None, help="also write the JSON here")
     args = parser.parse_args(argv)
-    args.batch = args.batch or (2 if args.quick else 32)
-    args.steps = args.steps or (2 if args.quick else 20)
-    args.warmup = args.warmup if args.warmup is not None else (1 if args.quick else 5)
-    for name in ("batch", "seq", "steps", "repeats"):
-        if getattr(args, name) < 1:
+    for name in ("batch", "seq", "steps", "repeats"):  # before the defaults: 0 is no request for one
+        if getattr(args, name) is not None and getattr(args, name) < 1:
             parser.error(f"--{name} must be at least 1")
+    if args.warmup is not None and args.warmup < 0:
+        parser.error("--warmup must be at least 0")
+    args.batch = args.batch if args.batch is not None else (2 if args.quick else 32)
+    args.steps = args.steps if args.steps is not None else (2 if args.quick else 20)
+    args.warmup = args.warmup if args.warmup is not None else (1 if args.quick else 5)
     return args
 
 

@@ -1,5 +1,7 @@
 """GPT-1 configuration: the paper's architecture and the special tokens of its input transformations."""
 
+import math
+
 from huggingface_hub.dataclasses import strict
 from transformers import PreTrainedConfig
 from transformers.activations import ACT2FN
@@ -71,8 +73,9 @@ class GPT1Config(PreTrainedConfig):
     embd_pdrop: float | int = interval(min=0.0, max=1.0, exclude_max=True)(default=0.1)
     attn_pdrop: float | int = interval(min=0.0, max=1.0, exclude_max=True)(default=0.1)
     classifier_dropout: float | int = interval(min=0.0, max=1.0, exclude_max=True)(default=0.1)
-    layer_norm_epsilon: float = interval(min=0.0, exclude_min=True)(default=1e-5)
-    initializer_range: float = interval(min=0.0, exclude_min=True)(default=0.02)
+    # Finite as well as positive (`< inf`): an infinite epsilon or initialisation gives NaN or constant states.
+    layer_norm_epsilon: float = interval(min=0.0, max=math.inf, exclude_min=True, exclude_max=True)(default=1e-5)
+    initializer_range: float = interval(min=0.0, max=math.inf, exclude_min=True, exclude_max=True)(default=0.02)
     start_token_id: int | None = None
     delimiter_token_id: int | None = None
     extract_token_id: int | None = None

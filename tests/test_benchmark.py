@@ -435,3 +435,13 @@ def test_gpu_script_logic_runs_on_a_cpu_at_a_tiny_shape(tmp_path):
     losses = report["first_losses_eval"]
     assert losses["ours"] == pytest.approx(losses["openai-gpt"], rel=2e-2)
     assert report["goals"] == {"mfu >= 45%": ours["mfu"] >= 0.45, "speedup >= 2x": report["speedup"] >= 2}
+
+
+@pytest.mark.parametrize("flag, value", [("--batch", "0"), ("--steps", "0"), ("--warmup", "-1")])
+def test_gpu_script_refuses_zero_rather_than_taking_the_default(flag, value):
+    """`--batch 0` and `--steps 0` became the defaults (32, 20) silently."""
+    from benchmarks import gpu
+
+    with pytest.raises(SystemExit) as exit_info:
+        gpu.parse_args(["--device", "cpu", flag, value])
+    assert exit_info.value.code == 2

@@ -56,6 +56,9 @@ def test_config_standard_attribute_names():
         (dict(embd_pdrop=-0.1), "embd_pdrop"),
         (dict(attn_pdrop=1.5), "attn_pdrop"),
         (dict(classifier_dropout=1.0), "classifier_dropout"),
+        (dict(layer_norm_epsilon=float("inf")), "layer_norm_epsilon"),  # every state its bias alone
+        (dict(initializer_range=float("inf")), "initializer_range"),  # NaN weights
+        (dict(layer_norm_epsilon=float("nan")), "layer_norm_epsilon"),
         (dict(afn="not_an_activation"), "afn"),
         (dict(pad_token_id=99), "pad_token_id"),
         (dict(start_token_id=-1), "start_token_id"),
