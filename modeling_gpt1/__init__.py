@@ -2,6 +2,7 @@
 
 import transformers
 from transformers import AutoConfig
+from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
 
 from .auxiliary import AuxiliaryLossCallback, GPT1WithAuxiliaryLM, add_auxiliary_loss_logging
 from .collators import GPT1DataCollator
@@ -51,6 +52,9 @@ def register_auto_classes() -> None:
         getattr(transformers, auto_name).register(GPT1Config, mapped, exist_ok=True)
         for model_class in model_classes:
             model_class.register_for_auto_class(auto_name)
+    # Trainer's label smoother shifts the labels for the class names in this table alone (the library's causal LMs):
+    # without the entry, `label_smoothing_factor` would score each position against its own token, not the next one.
+    MODEL_FOR_CAUSAL_LM_MAPPING_NAMES.setdefault("gpt1", GPT1LMHeadModel.__name__)
     register_tokenizer()
     # pipeline("text-classification") then feeds similarity models both orderings of a pair; it serves every other
     # model exactly as Transformers' own TextClassificationPipeline.

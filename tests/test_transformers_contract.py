@@ -425,3 +425,27 @@ def test_return_dict_false_returns_the_output_as_a_tuple(name, model, inputs):
         as_tuple = model(**inputs, return_dict=False)
     assert isinstance(as_tuple, tuple)
     torch.testing.assert_close(as_tuple[0], as_dict[0])
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Trainer's label smoothing
+# ---------------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("model_factory", [gpt1, gpt2], ids=["gpt1", "gpt2"])
+def test_trainer_label_smoothing_scores_the_next_token_as_for_gpt2(model_factory, tmp_path):
+    """Trainer's label smoother shifts the labels of the causal LMs in Transformers' table alone: GPT-1 was not in
+    it, so `label_smoothing_factor` scored each position against its own token (a silently wrong objective)."""
+    from transformers import Trainer, TrainingArguments
+    from transformers.trainer_pt_utils import LabelSmoother
+
+    model = model_factory()
+    ids = torch.randint(0, 90, (2, 12), generator=torch.Generator().manual_seed(3))
+    args = TrainingArguments(tmp_path, label_smoothing_factor=0.1, report_to=[], use_cpu=True)
+    with torch.no_grad():
+        loss = Trainer(model=model, args=args).compute_loss(model, {"input_ids": ids, "labels": ids.clone()})
+        logits = model(ids).logits
+    next_token = LabelSmoother(epsilon=0.1)({"logits": logits}, ids, shift_labels=True)
+    same_token = LabelSmoother(epsilon=0.1)({"logits": logits}, ids)
+    torch.testing.assert_close(loss, next_token)
+    assert not torch.allclose(loss, same_token)
