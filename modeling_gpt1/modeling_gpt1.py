@@ -389,8 +389,8 @@ class GPT1Model(GPT1PreTrainedModel):
             raise ValueError(
                 f"{what}: positions reach {int(position_ids.max())} but the model has only "
                 f"n_positions={self.config.n_positions} position embeddings (positions 0..{self.config.n_positions - 1}); "
-                f"truncate longer inputs (tokenizer(..., truncation=True, max_length={self.config.n_positions}), or "
-                "truncation=True to a pipeline)"
+                f"truncate longer inputs (tokenizer(..., truncation=True, max_length={self.config.n_positions})); "
+                'the text-generation pipeline keeps the end of a long prompt with handle_long_generation="hole"'
             )
 
     @staticmethod
@@ -404,16 +404,20 @@ class GPT1Model(GPT1PreTrainedModel):
 
 class ContextLengthCriteria(StoppingCriteria):
     """Stops generating once the sequences fill the model's `n_positions` learned positions, the longest input it
-    has position embeddings for."""
+    has position embeddings for. The batch stops as a whole, at its padded width: a row cannot go on alone, since
+    `generate` still runs the finished ones, whose positions would pass the last embedding."""
 
-    def __init__(self, n_positions: int):
+    def __init__(self, n_positions: int, uncounted: int = 0):
         self.n_positions = n_positions
+        self.uncounted = uncounted  # prompt tokens given as embeddings, which `input_ids` does not hold
 
     def __call__(self, input_ids: torch.LongTensor, scores, **kwargs) -> torch.BoolTensor:
-        is_done = input_ids.shape[-1] >= self.n_positions
+        is_done = self.uncounted + input_ids.shape[-1] >= self.n_positions
         if is_done:
             logger.warning_once(
-                f"Generation stopped at the model's context length (n_positions={self.n_positions} tokens)."
+                f"Generation stopped at the model's context length (n_positions={self.n_positions} tokens). A batch "
+                "stops when its widest row, padding included, fills the context: generate a short prompt apart from "
+                "long ones to continue it further."
             )
         return torch.full((input_ids.shape[0],), is_done, device=input_ids.device, dtype=torch.bool)
 
@@ -432,7 +436,10 @@ class GPT1LMHeadModel(GPT1PreTrainedModel, GenerationMixin):
     def generate(self, *args, stopping_criteria: StoppingCriteriaList | None = None, **kwargs):
         """`GenerationMixin.generate`, stopping at the context length (`n_positions`) whatever length was asked."""
         criteria = StoppingCriteriaList(stopping_criteria or [])
-        criteria.append(ContextLengthCriteria(self.config.n_positions))
+        embeds, ids = kwargs.get("inputs_embeds"), kwargs.get("input_ids", args[0] if args else None)
+        # From `inputs_embeds`, the returned ids hold only what follows the embedded prompt (and any ids given).
+        uncounted = embeds.shape[1] - (ids.shape[-1] if ids is not None else 0) if embeds is not None else 0
+        criteria.append(ContextLengthCriteria(self.config.n_positions, uncounted))
         return super().generate(*args, stopping_criteria=criteria, **kwargs)
 
     @deprecate_kwarg("past_key_values", "5.40.0", new_name="cache")

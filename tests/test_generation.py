@@ -132,6 +132,16 @@ def test_generation_stops_at_the_context_length_whatever_length_was_asked(model,
     assert output.shape[1] == config.n_positions
 
 
+def test_generation_from_embeddings_stops_at_the_context_length_as_from_ids(model, config):
+    """From `inputs_embeds` the returned ids hold only the new tokens: the stop counted those alone, and the
+    generation ran past the last position embedding (a ValueError midway)."""
+    prompt = torch.randint(0, 90, (1, config.n_positions - 10), generator=torch.Generator().manual_seed(0))
+    from_ids = model.generate(prompt, max_new_tokens=30, do_sample=False)[:, prompt.shape[1] :]
+    embeds = model.get_input_embeddings()(prompt)
+    from_embeds = model.generate(inputs_embeds=embeds, max_new_tokens=30, do_sample=False)
+    assert from_ids.shape[1] == 10 and torch.equal(from_embeds, from_ids)
+
+
 def test_generation_with_the_default_length_stays_inside_the_context(model, config):
     prompt = torch.randint(0, 90, (1, config.n_positions - 3))
     assert model.generate(prompt, do_sample=False).shape[1] == config.n_positions
