@@ -422,6 +422,22 @@ class ContextLengthCriteria(StoppingCriteria):
         return torch.full((input_ids.shape[0],), is_done, device=input_ids.device, dtype=torch.bool)
 
 
+def left_align_right_padding(input_ids: torch.Tensor, kwargs: dict) -> tuple[torch.Tensor, dict]:
+    """`input_ids` `[batch, length]` and the `attention_mask` (and `token_type_ids`) in `kwargs` with each
+    right-padded row's padding moved to its left; unchanged unless every row's zeros trail and some row has one."""
+    mask = kwargs.get("attention_mask")
+    if mask is None or input_ids.dim() != 2 or mask.shape != input_ids.shape:
+        return input_ids, kwargs
+    width = mask.shape[-1]
+    columns = torch.arange(width, device=mask.device)
+    lengths = (mask != 0).sum(-1, keepdim=True)
+    if not torch.equal(mask != 0, columns < lengths) or bool((lengths == width).all()):
+        return input_ids, kwargs
+    source = (columns - (width - lengths)) % width  # row i's column j reads column j - padding_i, wrapped around
+    moved = {name: kwargs[name].gather(-1, source) for name in ("attention_mask", "token_type_ids") if name in kwargs}
+    return input_ids.gather(-1, source), {**kwargs, **moved}
+
+
 class GPT1LMHeadModel(GPT1PreTrainedModel, GenerationMixin):
     """GPT-1 with its language-model head: logits = h W_e^T, the output softmax tied to the token embedding."""
 
@@ -433,14 +449,23 @@ class GPT1LMHeadModel(GPT1PreTrainedModel, GenerationMixin):
         self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
         self.post_init()
 
-    def generate(self, *args, stopping_criteria: StoppingCriteriaList | None = None, **kwargs):
-        """`GenerationMixin.generate`, stopping at the context length (`n_positions`) whatever length was asked."""
+    def generate(self, inputs=None, *args, stopping_criteria: StoppingCriteriaList | None = None, **kwargs):
+        """`GenerationMixin.generate`, stopping at the context length (`n_positions`) whatever length was asked.
+
+        Right-padded prompts (an `attention_mask` whose zeros all trail) are moved to the left, as the library asks
+        of decoder-only models, so each prompt of a batch generates what it generates alone whatever the
+        tokenizer's `padding_side`; the returned sequences then hold the prompts left-padded."""
         criteria = StoppingCriteriaList(stopping_criteria or [])
-        embeds, ids = kwargs.get("inputs_embeds"), kwargs.get("input_ids", args[0] if args else None)
+        name = "inputs" if inputs is not None else "input_ids"
+        ids, embeds = inputs if inputs is not None else kwargs.get("input_ids"), kwargs.get("inputs_embeds")
+        if ids is not None and embeds is None and not {"cache", "past_key_values", "position_ids"} & set(kwargs):
+            ids, kwargs = left_align_right_padding(ids, kwargs)
+        if ids is not None:
+            inputs, kwargs = (ids, kwargs) if name == "inputs" else (None, {**kwargs, "input_ids": ids})
         # From `inputs_embeds`, the returned ids hold only what follows the embedded prompt (and any ids given).
         uncounted = embeds.shape[1] - (ids.shape[-1] if ids is not None else 0) if embeds is not None else 0
         criteria.append(ContextLengthCriteria(self.config.n_positions, uncounted))
-        return super().generate(*args, stopping_criteria=criteria, **kwargs)
+        return super().generate(inputs, *args, stopping_criteria=criteria, **kwargs)
 
     @deprecate_kwarg("past_key_values", "5.40.0", new_name="cache")
     @can_return_tuple

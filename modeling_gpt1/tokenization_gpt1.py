@@ -321,9 +321,11 @@ class GPT1Tokenizer(PreTrainedTokenizerFast):
     - `split_special_tokens=True`: text is always text. A special token's string inside it (`"_classify_"`) is
       tokenised as ordinary words, never as the special id, so only the task template (or GPT's input
       transformations) places `_start_`, `_delimiter_` and `_classify_`. Pass `False` to match them in text.
-    - `padding_side`: `"left"` without a task template, so that a batch of prompts generates as each prompt alone;
-      `"right"` with the classification template, as for Transformers' classification models (the heads read the
-      first `_classify_` state and count positions over real tokens, so either side gives the same results).
+    - `padding_side="right"`, as GPT-2's tokenizer: Transformers' language-modelling collators
+      (`DataCollatorForLanguageModeling`) then score each example as alone (with left padding the first real token
+      becomes a target predicted from a padding state). `GPT1LMHeadModel.generate` moves right-padded prompts to the
+      left, so a batch of prompts still generates as each prompt alone; the heads read the first `_classify_` state
+      and count positions over real tokens, so either side gives them the same results.
 
     Raises:
         ValueError: an unknown `task_template` or `preprocessing`, or a merge or `unk_token` that the vocabulary lacks.
@@ -356,7 +358,7 @@ class GPT1Tokenizer(PreTrainedTokenizerFast):
         _check_task_template(task_template)
         _check_preprocessing(preprocessing)
         kwargs.setdefault("split_special_tokens", True)
-        kwargs.setdefault("padding_side", _padding_side(task_template))
+        kwargs.setdefault("padding_side", "right")
         kwargs.setdefault("model_max_length", 512)  # GPT-1's context, so truncation=True cuts where the model must
         tokenizer_object = kwargs.pop("tokenizer_object", None)
         tokenizer_file = kwargs.pop("tokenizer_file", None)
@@ -433,11 +435,9 @@ class GPT1Tokenizer(PreTrainedTokenizerFast):
         return super().convert_to_native_format(trust_remote_code=True, **kwargs)
 
     def set_task_template(self, task_template: str | None) -> None:
-        """Switch what `add_special_tokens=True` writes: nothing (`None`) or GPT's `"classification"` layout, and the
-        padding side with it (left for a language model, right for classification; see the class docstring)."""
+        """Switch what `add_special_tokens=True` writes: nothing (`None`) or GPT's `"classification"` layout."""
         _check_task_template(task_template)
         self.task_template = task_template
-        self.padding_side = _padding_side(task_template)
         self.update_post_processor()
 
     def set_preprocessing(self, preprocessing: str | None) -> None:
@@ -581,11 +581,6 @@ def _check_tokenizer_source(name: str, subfolder: str, local_files_only: bool, c
                 f"Tokenizer folder {name} not found, and the Hugging Face Hub is offline (HF_HUB_OFFLINE=1 or "
                 f"local_files_only=True), so no repository {name!r} with a tokenizer.json was found in its cache"
             )
-
-
-def _padding_side(task_template: str | None) -> str:
-    """Left for a language model's prompts (batched generation), right for a task template."""
-    return "left" if task_template is None else "right"
 
 
 def _check_task_template(task_template: str | None) -> None:

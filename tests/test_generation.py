@@ -35,6 +35,25 @@ def test_left_padded_batch_gives_the_same_tokens_as_one_prompt_at_a_time(model, 
         assert torch.equal(new_tokens[i], alone[0, len(row) :]), f"prompt {i} continues differently when batched"
 
 
+@pytest.mark.parametrize(
+    "settings",
+    [dict(do_sample=False), dict(num_beams=3, do_sample=False), dict(do_sample=True, top_k=5)],
+    ids=["greedy", "beam search", "sampling"],
+)
+def test_a_right_padded_batch_generates_what_the_left_padded_one_does(model, config, settings):
+    """`generate` moves right padding to the left (the library only warns, and continues each short prompt from
+    its padding); the sequences come back left-padded."""
+    right_ids, right_mask = pad_batch(PROMPTS, config.pad_token_id, "right")
+    left_ids, left_mask = pad_batch(PROMPTS, config.pad_token_id, "left")
+    outputs = []
+    for ids, mask in ((right_ids, right_mask), (left_ids, left_mask)):
+        torch.manual_seed(0)
+        outputs.append(
+            model.generate(ids, attention_mask=mask, max_new_tokens=6, pad_token_id=config.pad_token_id, **settings)
+        )
+    assert torch.equal(outputs[0], outputs[1])
+
+
 def test_sampling_with_a_fixed_seed_is_reproducible(model, prompt):
     def sample(seed):
         torch.manual_seed(seed)

@@ -215,8 +215,8 @@ def test_batches_padding_truncation_and_tensors(exact):
     longest = max(len(ids) for ids in single)
     assert tuple(batch["input_ids"].shape) == (len(texts), longest)
     for row, mask, ids in zip(batch["input_ids"].tolist(), batch["attention_mask"].tolist(), single):
-        pad = longest - len(ids)  # left padding without a task template
-        assert row == [exact.pad_token_id] * pad + ids and mask == [0] * pad + [1] * len(ids)
+        pad = longest - len(ids)  # right padding, as GPT-2's tokenizer
+        assert row == ids + [exact.pad_token_id] * pad and mask == [1] * len(ids) + [0] * pad
     assert exact.decode(single[2]) == " ".join(CASES_EXPECTED[2][0])
     assert exact.batch_decode(single[:2]) == [" ".join(CASES_EXPECTED[i][0]) for i in range(2)]
 

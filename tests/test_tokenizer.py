@@ -129,20 +129,49 @@ def test_special_token_strings_in_text_stay_text(tokenizer):
     assert ids[0] == tokenizer.start_token_id and ids[-1] == tokenizer.extract_token_id
 
 
-def test_padding_side_follows_the_template(tokenizer, tmp_path):
-    """A language model's tokenizer pads on the left (batched generation); the classification template on the
-    right, as Transformers' classification models do."""
-    assert tokenizer.padding_side == "left"
+def test_the_tokenizer_pads_on_the_right_as_gpt2s_does(tokenizer, tmp_path):
+    """Right padding, with and without the classification template (a padding side given or saved is kept)."""
+    assert tokenizer.padding_side == "right"
     batch = tokenizer(["the dog", "the lazy brown dog"], padding=True)["attention_mask"]
-    assert batch[0][0] == 0 and batch[0][-1] == 1
+    assert batch[0][0] == 1 and batch[0][-1] == 0
     classifier = GPT1Tokenizer(tokenizer_object=tokenizer.backend_tokenizer, task_template="classification")
     assert classifier.padding_side == "right"
-    classifier.set_task_template(None)
-    assert classifier.padding_side == "left"
-    classifier.set_task_template("classification")
-    classifier.save_pretrained(tmp_path)
+    left = GPT1Tokenizer(tokenizer_object=tokenizer.backend_tokenizer, padding_side="left")
+    left.set_task_template("classification")
+    assert left.padding_side == "left"
+    left.save_pretrained(tmp_path)
     reloaded = AutoTokenizer.from_pretrained(tmp_path)
-    assert reloaded.padding_side == "right" and reloaded.split_special_tokens
+    assert reloaded.padding_side == "left" and reloaded.split_special_tokens
+
+
+@pytest.mark.parametrize("padding_side", ["right", "left"])
+def test_the_library_lm_collator_scores_each_example_as_alone(tokenizer, padding_side, monkeypatch):
+    """`DataCollatorForLanguageModeling` with the default (right) padding: an example's loss in a padded batch is its
+    loss alone. With left padding (the default before) the first real token became a target predicted from a
+    padding state, as with any left-padded causal LM of the library: the loss then depends on the batch."""
+    import torch
+    from torch.nn import functional as F
+    from transformers import DataCollatorForLanguageModeling
+
+    from modeling_gpt1 import GPT1Config, GPT1LMHeadModel
+
+    torch.manual_seed(0)
+    config = GPT1Config(n_layer=2, n_embd=32, n_head=4, vocab_size=len(tokenizer), n_positions=64,
+                        initializer_range=0.2, pad_token_id=tokenizer.pad_token_id)  # fmt: skip
+    model = GPT1LMHeadModel(config).eval()
+    monkeypatch.setattr(tokenizer, "padding_side", padding_side)
+    texts = ["the dog", "the quick brown fox jumps over the lazy dog"]
+    collate = DataCollatorForLanguageModeling(tokenizer, mlm=False)
+    batch = collate([tokenizer(text) for text in texts])
+    alone = collate([tokenizer(texts[0])])
+    with torch.no_grad():
+        logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits[0, :-1]
+        in_batch = F.cross_entropy(logits, batch["labels"][0, 1:], ignore_index=-100)
+        expected = model(**alone).loss
+    if padding_side == "right":
+        torch.testing.assert_close(in_batch, expected)
+    else:
+        assert not torch.allclose(in_batch, expected)  # the library's own behaviour with left padding
 
 
 def test_decode_round_trip_is_lower_cased_text(tokenizer):
@@ -526,9 +555,13 @@ def test_command_line_trains_on_a_datasets_column(tmp_path, monkeypatch):
     assert exit_info.value.code == 2
 
 
-def test_batched_generation_with_the_default_padding_gives_each_prompts_own_output(tokenizer):
-    """A language model's tokenizer pads on the left by default, so that a short prompt batched with a long one is
-    continued from its own last token and generates what it generates alone."""
+@pytest.mark.parametrize("padding_side", ["right", "left"])
+def test_batched_generation_with_the_default_padding_gives_each_prompts_own_output(
+    tokenizer, padding_side, monkeypatch
+):
+    """With the tokenizer's default (right) padding, `generate` moves the padding to the left, so that a short prompt
+    batched with a long one is continued from its own last token and generates what it generates alone (it was
+    continued from its padding before either change)."""
     import torch
 
     from modeling_gpt1 import GPT1Config, GPT1LMHeadModel
@@ -539,6 +572,7 @@ def test_batched_generation_with_the_default_padding_gives_each_prompts_own_outp
     model = GPT1LMHeadModel(config).eval()
     prompts = ["the dog", "the quick brown fox jumps over the lazy"]
     settings = dict(max_new_tokens=5, do_sample=False, pad_token_id=tokenizer.pad_token_id)
+    monkeypatch.setattr(tokenizer, "padding_side", padding_side)
     batch = tokenizer(prompts, return_tensors="pt", padding=True)
     batched = model.generate(**batch, **settings)[:, batch["input_ids"].shape[1] :]
     for row, prompt in zip(batched, prompts):
