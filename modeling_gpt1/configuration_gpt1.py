@@ -59,7 +59,6 @@ class GPT1Config(PreTrainedConfig):
         "num_attention_heads": "n_head",
         "num_hidden_layers": "n_layer",
         "max_position_embeddings": "n_positions",
-        "intermediate_size": "n_inner",
     }
 
     vocab_size: int = interval(min=1)(default=40482)
@@ -100,6 +99,16 @@ class GPT1Config(PreTrainedConfig):
     def feed_forward_width(self) -> int:
         """Width of the feed-forward layer: `n_inner`, or `4 * n_embd` when it is None (3072 for GPT-1, section 4.1)."""
         return self.n_inner if self.n_inner is not None else 4 * self.n_embd
+
+    @property
+    def intermediate_size(self) -> int:
+        """Transformers' name of the feed-forward width: `feed_forward_width` (never None, as `n_inner` may be);
+        setting it sets `n_inner`."""
+        return self.feed_forward_width
+
+    @intermediate_size.setter
+    def intermediate_size(self, value: int) -> None:
+        self.n_inner = value
 
     def validate_architecture(self):
         """Part of `@strict` validation: sizes that fit together and a known activation."""

@@ -42,6 +42,17 @@ def test_config_standard_attribute_names():
     assert config.max_position_embeddings == config.n_positions == 64
 
 
+def test_intermediate_size_is_the_feed_forward_width_the_model_builds():
+    """It read `n_inner`, which is None by default (meaning 4 * n_embd): tools reading Transformers' name got None."""
+    config = make_config()
+    assert config.n_inner is None and config.intermediate_size == 4 * config.n_embd == 128
+    assert GPT1Model(config).h[0].mlp.c_fc.weight.shape == (config.n_embd, config.intermediate_size)
+    sized = make_config(intermediate_size=48)  # and as a constructor argument or set later, it sets n_inner
+    assert sized.n_inner == sized.intermediate_size == 48
+    sized.intermediate_size = 64
+    assert sized.n_inner == 64 and GPT1Config.from_dict(sized.to_dict()).intermediate_size == 64
+
+
 @pytest.mark.parametrize(
     "overrides, field",
     [
