@@ -248,6 +248,8 @@ class AuxiliaryLossCallback(TrainerCallback):
 
     def on_log(self, args, state, control, model=None, logs=None, **kwargs):
         wrapper = getattr(model, "module", model)  # DDP keeps the model in `.module`
+        if hasattr(wrapper, "get_base_model"):  # a PEFT model (LoRA on the wrapper) keeps it under its adapters
+            wrapper = wrapper.get_base_model()
         if not isinstance(wrapper, GPT1WithAuxiliaryLM) or logs is None or "loss" not in logs:
             return
         parts = wrapper.pop_loss_parts(parallel_mode=args.parallel_mode)  # averaged over processes, as `loss` is

@@ -434,8 +434,28 @@ def left_align_right_padding(input_ids: torch.Tensor, kwargs: dict) -> tuple[tor
     if not torch.equal(mask != 0, columns < lengths) or bool((lengths == width).all()):
         return input_ids, kwargs
     source = (columns - (width - lengths)) % width  # row i's column j reads column j - padding_i, wrapped around
-    moved = {name: kwargs[name].gather(-1, source) for name in ("attention_mask", "token_type_ids") if name in kwargs}
+    moved = {
+        name: kwargs[name].gather(-1, source)
+        for name in ("attention_mask", "token_type_ids")
+        if kwargs.get(name) is not None and kwargs[name].shape == input_ids.shape
+    }
     return input_ids.gather(-1, source), {**kwargs, **moved}
+
+
+def check_leading_padding_is_masked(input_ids: torch.Tensor, attention_mask, pad_token_id: int | None) -> None:
+    """Raise ValueError when `attention_mask` attends a padding token that precedes a row's text: the mask was made
+    for another layout, e.g. the right-padded prompts' mask extended over the sequences `generate` returned (which
+    hold the prompts left-padded), and would mask text and attend padding."""
+    if attention_mask is None or pad_token_id is None or attention_mask.shape != input_ids.shape:
+        return
+    leading_padding = (input_ids == pad_token_id).long().cummin(dim=-1).values.bool()  # pads before any text
+    rows = ((attention_mask != 0) & leading_padding).any(dim=-1).nonzero().flatten().tolist()
+    if rows and not is_tracing(input_ids):
+        raise ValueError(
+            f"attention_mask attends the padding before the text of row(s) {rows} (pad_token_id={pad_token_id}): it "
+            "does not describe these input_ids. generate returns right-padded prompts moved to the left, so build a "
+            "continuation's mask from the returned sequences: (sequences != pad_token_id).long()"
+        )
 
 
 class GPT1LMHeadModel(GPT1PreTrainedModel, GenerationMixin):
@@ -456,14 +476,17 @@ class GPT1LMHeadModel(GPT1PreTrainedModel, GenerationMixin):
         of decoder-only models, so each prompt of a batch generates what it generates alone whatever the
         tokenizer's `padding_side`; the returned sequences then hold the prompts left-padded."""
         criteria = StoppingCriteriaList(stopping_criteria or [])
-        name = "inputs" if inputs is not None else "input_ids"
-        ids, embeds = inputs if inputs is not None else kwargs.get("input_ids"), kwargs.get("inputs_embeds")
-        if ids is not None and embeds is None and not {"cache", "past_key_values", "position_ids"} & set(kwargs):
-            ids, kwargs = left_align_right_padding(ids, kwargs)
-        if ids is not None:
-            inputs, kwargs = (ids, kwargs) if name == "inputs" else (None, {**kwargs, "input_ids": ids})
+        if inputs is None and kwargs.get("input_ids") is not None:
+            inputs = kwargs.pop("input_ids")  # the same argument to `generate`
+        embeds = kwargs.get("inputs_embeds")
+        cache = kwargs.get("cache", kwargs.get("past_key_values"))
+        cached = cache is not None and cache.get_seq_length() > 0
+        if inputs is not None and embeds is None and not cached and kwargs.get("position_ids") is None:
+            inputs, kwargs = left_align_right_padding(inputs, kwargs)
+        if inputs is not None:
+            check_leading_padding_is_masked(inputs, kwargs.get("attention_mask"), self.config.pad_token_id)
         # From `inputs_embeds`, the returned ids hold only what follows the embedded prompt (and any ids given).
-        uncounted = embeds.shape[1] - (ids.shape[-1] if ids is not None else 0) if embeds is not None else 0
+        uncounted = embeds.shape[1] - (inputs.shape[-1] if inputs is not None else 0) if embeds is not None else 0
         criteria.append(ContextLengthCriteria(self.config.n_positions, uncounted))
         return super().generate(inputs, *args, stopping_criteria=criteria, **kwargs)
 

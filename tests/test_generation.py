@@ -1,5 +1,7 @@
 """`generate` through transformers' GenerationMixin: KV cache, left padding, sampling, beams, streaming."""
 
+import warnings
+
 import pytest
 import torch
 from conftest import TINY, pad_batch
@@ -52,6 +54,46 @@ def test_a_right_padded_batch_generates_what_the_left_padded_one_does(model, con
             model.generate(ids, attention_mask=mask, max_new_tokens=6, pad_token_id=config.pad_token_id, **settings)
         )
     assert torch.equal(outputs[0], outputs[1])
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [dict(cache=None), dict(past_key_values=None), dict(position_ids=None), "fresh DynamicCache"],
+    ids=["cache=None", "past_key_values=None", "position_ids=None", "fresh DynamicCache"],
+)
+def test_an_empty_cache_or_no_positions_still_moves_right_padding(model, config, extra):
+    """Only a cache holding tokens (a continuation) or given positions keep the layout; their keys alone did."""
+    extra = dict(cache=DynamicCache(config=config)) if extra == "fresh DynamicCache" else extra
+    ids, mask = pad_batch(PROMPTS, config.pad_token_id, "right")
+    settings = dict(max_new_tokens=5, do_sample=False, pad_token_id=config.pad_token_id)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # past_key_values is deprecated
+        new_tokens = model.generate(ids, attention_mask=mask, **settings, **extra)[:, ids.shape[1] :]
+    for row, prompt in zip(new_tokens, PROMPTS):
+        assert torch.equal(row, model.generate(torch.tensor([prompt]), **settings)[0, len(prompt) :])
+
+
+def test_continuing_right_padded_prompts_needs_the_mask_of_the_returned_sequences(model, config):
+    """The returned sequences hold the prompts left-padded: the prompts' own mask, extended, would attend padding and
+    mask text (a silently wrong continuation); it is refused, and the mask of the sequences continues exactly."""
+    ids, mask = pad_batch(PROMPTS, config.pad_token_id, "right")
+    settings = dict(do_sample=False, pad_token_id=config.pad_token_id)
+    at_once = model.generate(ids, attention_mask=mask, max_new_tokens=6, **settings)
+    first = model.generate(ids, attention_mask=mask, max_new_tokens=3, return_dict_in_generate=True, **settings)
+    extended = torch.cat([mask, torch.ones(len(PROMPTS), 3, dtype=mask.dtype)], dim=1)
+    with pytest.raises(ValueError, match=r"attention_mask attends the padding before the text of row\(s\) \[1, 2\]"):
+        model.generate(first.sequences, attention_mask=extended, cache=first.cache, max_new_tokens=3, **settings)
+    sequences_mask = (first.sequences != config.pad_token_id).long()
+    continued = model.generate(
+        first.sequences, attention_mask=sequences_mask, cache=first.cache, max_new_tokens=3, **settings
+    )
+    assert torch.equal(continued, at_once)
+
+
+def test_a_mask_attending_left_padding_is_refused(model, config):
+    ids, _ = pad_batch(PROMPTS, config.pad_token_id, "left")
+    with pytest.raises(ValueError, match="does not describe these input_ids"):
+        model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=2, do_sample=False)
 
 
 def test_sampling_with_a_fixed_seed_is_reproducible(model, prompt):

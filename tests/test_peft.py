@@ -101,3 +101,33 @@ def test_merging_a_lora_adapter_on_the_embedding_after_inference_is_seen_by_gene
         torch.testing.assert_close(merged(prompt).logits, merged(prompt).logits.detach(), atol=0, rtol=0)
     greedy = dict(max_new_tokens=8, do_sample=False)
     assert torch.equal(merged.generate(prompt, **greedy), reloaded.generate(prompt, **greedy))
+
+
+def test_the_auxiliary_loss_parts_are_logged_with_lora_on_the_wrapper(tmp_path):
+    """`AuxiliaryLossCallback` looked for the wrapper in the Trainer's model alone: under a PEFT model it logged no
+    `task_loss` / `lm_loss` (training itself was right)."""
+    from test_finetune_trainer import task_examples, tiny_config
+    from transformers import Trainer
+
+    from modeling_gpt1 import GPT1DataCollator, GPT1WithAuxiliaryLM, SpecialTokenIds, add_auxiliary_loss_logging
+    from modeling_gpt1.training import finetuning_args
+
+    config = tiny_config(2, 0.0)
+    torch.manual_seed(0)
+    wrapper = GPT1WithAuxiliaryLM(GPT1ForSequenceClassification(config))
+    lora = peft.LoraConfig(r=4, target_modules=["c_attn"], fan_in_fan_out=True, modules_to_save=["classifier"])
+    examples = task_examples("classification", SpecialTokenIds.from_config(config), n=8)
+    args = finetuning_args(
+        tmp_path, max_steps=2, logging_steps=1, per_device_train_batch_size=4, save_strategy="no", use_cpu=True,
+        report_to=[], disable_tqdm=True,
+    )  # fmt: skip
+    trainer = Trainer(
+        model=peft.get_peft_model(wrapper, lora),
+        args=args,
+        train_dataset=examples,
+        data_collator=GPT1DataCollator.from_config(config),
+    )
+    add_auxiliary_loss_logging(trainer)
+    trainer.train()
+    logged = [entry for entry in trainer.state.log_history if "loss" in entry and "train_runtime" not in entry]
+    assert len(logged) == 2 and all("task_loss" in entry and "lm_loss" in entry for entry in logged)
