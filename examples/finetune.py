@@ -54,6 +54,7 @@ from modeling_gpt1.training import (
     FINETUNING_DEFAULTS,
     add_special_tokens,
     check_attn_implementation,
+    check_folder_contents,
     parse_config_overrides,
     set_attn_implementation,
 )
@@ -132,6 +133,10 @@ class ModelArguments:
             path = getattr(self, flag)
             if path is not None and _is_missing_folder(path):
                 raise FileNotFoundError(f"--{flag} {path}: no such folder (nor a Hub id 'name' or 'owner/name')")
+        check_folder_contents("model_name_or_path", self.model_name_or_path, "model")
+        tokenizer_flag = "tokenizer_name" if self.tokenizer_name else "model_name_or_path"  # where it is read from
+        check_folder_contents(tokenizer_flag, self.tokenizer_name or self.model_name_or_path, "tokenizer")
+        check_folder_contents("config_name", self.config_name, "config")
 
 
 def _is_missing_folder(path: str) -> bool:

@@ -53,6 +53,7 @@ from modeling_gpt1.training import (
     PRETRAINING_DEFAULTS,
     add_special_tokens,
     check_attn_implementation,
+    check_folder_contents,
     parse_config_overrides,
     set_attn_implementation,
 )
@@ -138,13 +139,10 @@ class ModelArguments:
             raise ValueError("--config_overrides shapes a new model; it cannot change --model_name_or_path's")
         self.overrides = parse_config_overrides(self.config_overrides or "")  # bad fields fail here, at once
         check_attn_implementation(self.attn_implementation)
-        # Transformers reads a local folder without config.json as the class defaults (here the 117M shape), silently.
-        if (
-            self.config_name
-            and Path(self.config_name).is_dir()
-            and not (Path(self.config_name) / "config.json").is_file()
-        ):
-            raise FileNotFoundError(f"--config_name {self.config_name}: the folder has no config.json")
+        check_folder_contents("config_name", self.config_name, "config")
+        check_folder_contents("model_name_or_path", self.model_name_or_path, "model")
+        tokenizer_flag = "tokenizer_name" if self.tokenizer_name else "model_name_or_path"  # where it is read from
+        check_folder_contents(tokenizer_flag, self.tokenizer_name or self.model_name_or_path, "tokenizer")
 
 
 @dataclass

@@ -4,6 +4,8 @@ Weight decay: Trainer already decays every parameter except biases and LayerNorm
 bias or gain weights" (the embeddings included), so no custom optimizer is needed.
 """
 
+from pathlib import Path
+
 from transformers import TrainingArguments
 from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
 
@@ -57,6 +59,26 @@ def check_attn_implementation(name: str | None) -> None:
     choices = ["eager", *ALL_ATTENTION_FUNCTIONS.valid_keys()]
     if name is not None and name not in choices:
         raise ValueError(f"--attn_implementation {name!r} is not an attention backend; choose from {choices}")
+
+
+# What a local folder must hold for each kind of script argument (any one of the files).
+FOLDER_CONTENTS = {
+    "model": ("config.json",),
+    "config": ("config.json",),
+    "tokenizer": ("tokenizer.json", "tokenizer_config.json"),
+}
+
+
+def check_folder_contents(flag: str, path: str | None, kind: str) -> None:
+    """A FileNotFoundError naming `--flag` when `path` is an existing folder without the files a `kind` ("model",
+    "config", "tokenizer") is read from: Transformers then reads a config folder as the class defaults (silently
+    the 117M shape) and reports a tokenizer folder as a missing sentencepiece. Hub ids and other paths pass."""
+    if (
+        path is not None
+        and Path(path).is_dir()
+        and not any((Path(path) / name).is_file() for name in FOLDER_CONTENTS[kind])
+    ):
+        raise FileNotFoundError(f"--{flag} {path}: the folder has no {' or '.join(FOLDER_CONTENTS[kind])}")
 
 
 def set_attn_implementation(model, name: str | None) -> None:

@@ -365,6 +365,7 @@ def test_warm_up_longer_than_the_run_is_warned_about(corpus, tmp_path, caplog):
         (["--block_size", "0"], "--block_size must be at least 1, got 0"),  # 0 meant min(512, n_positions)
         (["--max_train_samples", "-1"], "--max_train_samples must be at least 1, got -1"),
         (["--train_file", "{tmp}/empty.txt"], "--train_file {tmp}/empty.txt: the file is empty"),
+        (["--tokenizer_name", "{tmp}/empty"], "--tokenizer_name {tmp}/empty: the folder has no tokenizer.json or"),
     ],
 )
 def test_command_line_user_errors_are_one_line_and_exit_2(corpus, tmp_path, capsys, extra, complaint):
@@ -372,6 +373,7 @@ def test_command_line_user_errors_are_one_line_and_exit_2(corpus, tmp_path, caps
     if extra[0] == "--config_overrides":
         argv = without_option(argv, "--config_overrides")
     (tmp_path / "empty.txt").write_text("")
+    (tmp_path / "empty").mkdir()
     with pytest.raises(SystemExit) as exit:
         pretrain.cli([*argv, *(part.format(tmp=tmp_path) for part in extra)])
     complaint = complaint.format(tmp=tmp_path)

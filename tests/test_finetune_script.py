@@ -241,3 +241,23 @@ def test_attn_implementation_chooses_the_attention_fine_tuned_with(files, tmp_pa
     )
     finetune.main([*argv, "--config_overrides", "n_layer=1,n_embd=16,n_head=2,n_positions=32"])
     assert 0.1 in calls  # training steps: the model's attention dropout
+
+
+@pytest.mark.parametrize(
+    "flag, complaint",
+    [
+        ("--tokenizer_name", "the folder has no tokenizer.json or tokenizer_config.json"),
+        ("--model_name_or_path", "the folder has no config.json"),
+    ],
+)
+def test_a_folder_without_the_files_it_is_read_from_is_one_line(files, tmp_path, capsys, flag, complaint):
+    """An existing folder without a tokenizer was reported as a missing sentencepiece or tiktoken."""
+    model, data = files
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    argv = finetune_argv(data, model, tmp_path / "out") + [flag, str(empty)]  # the later flag wins
+    with pytest.raises(SystemExit) as exit_info:
+        finetune.main(argv, exit_on_user_error=True)
+    assert exit_info.value.code == 2
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert f"{flag} {empty}: {complaint}" in line
