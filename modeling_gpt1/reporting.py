@@ -96,9 +96,15 @@ def set_script_defaults(parser: HfArgumentParser, argv: Sequence[str] | None, de
 
 
 def parse_script_args(parser: HfArgumentParser, argv: Sequence[str] | None, defaults: Mapping[str, Any]) -> tuple:
-    """Parse `argv` (None: ``sys.argv[1:]``) into the parser's dataclasses, with `set_script_defaults`."""
+    """Parse `argv` (None: ``sys.argv[1:]``) into the parser's dataclasses, with `set_script_defaults`. Raises
+    ValueError for a batch size or accumulation count below 1 (Trainer fails on them deep inside its loaders)."""
     set_script_defaults(parser, argv, defaults)
-    return parser.parse_args_into_dataclasses(argv)
+    parsed = parser.parse_args_into_dataclasses(argv)
+    for args in parsed:
+        for flag in ("per_device_train_batch_size", "per_device_eval_batch_size", "gradient_accumulation_steps"):
+            if hasattr(args, flag) and getattr(args, flag) < 1:
+                raise ValueError(f"--{flag} must be at least 1, got {getattr(args, flag)}")
+    return parsed
 
 
 def configure_logging(training_args, logger: logging.Logger) -> None:

@@ -50,6 +50,8 @@ def test_evaluation_and_prediction_only_write_results_and_no_model_card(files, t
         (["--max_train_samples", "0"], "--max_train_samples must be at least 1, got 0"),
         (["--max_eval_samples", "-1"], "--max_eval_samples must be at least 1, got -1"),
         (["--label_smoothing_factor", "1.5"], "--label_smoothing_factor must be in [0, 1), got 1.5"),
+        (["--per_device_train_batch_size", "0"], "--per_device_train_batch_size must be at least 1, got 0"),
+        (["--gradient_accumulation_steps", "0"], "--gradient_accumulation_steps must be at least 1, got 0"),
         (["--resume_from_checkpoint", "last"], "no complete checkpoint-* folder in {tmp}/out"),
         (["--truncation", "middle"], "argument --truncation: invalid choice: 'middle'"),
         (["--no_such_flag", "1"], "arguments are not used by the HfArgumentParser: ['--no_such_flag', '1']"),
