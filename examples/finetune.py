@@ -41,6 +41,7 @@ from modeling_gpt1.configuration_gpt1 import SPECIAL_TOKEN_IDS
 from modeling_gpt1.hub import publish_run
 from modeling_gpt1.reporting import (
     ScriptArgumentParser,
+    check_at_least_one,
     configure_logging,
     parse_script_args,
     report_run,
@@ -54,7 +55,7 @@ from modeling_gpt1.training import (
     FINETUNING_DEFAULTS,
     add_special_tokens,
     check_attn_implementation,
-    check_folder_contents,
+    check_model_folders,
     parse_config_overrides,
     set_attn_implementation,
 )
@@ -133,10 +134,7 @@ class ModelArguments:
             path = getattr(self, flag)
             if path is not None and _is_missing_folder(path):
                 raise FileNotFoundError(f"--{flag} {path}: no such folder (nor a Hub id 'name' or 'owner/name')")
-        check_folder_contents("model_name_or_path", self.model_name_or_path, "model")
-        tokenizer_flag = "tokenizer_name" if self.tokenizer_name else "model_name_or_path"  # where it is read from
-        check_folder_contents(tokenizer_flag, self.tokenizer_name or self.model_name_or_path, "tokenizer")
-        check_folder_contents("config_name", self.config_name, "config")
+        check_model_folders(self.model_name_or_path, self.tokenizer_name, self.config_name)
 
 
 def _is_missing_folder(path: str) -> bool:
@@ -171,10 +169,8 @@ class DataArguments:
 
     def __post_init__(self):
         self.spec = get_task(self.task)  # an unknown name fails here, naming the tasks
-        for flag in ("max_seq_length", "max_train_samples", "max_eval_samples", "max_predict_samples"):
-            value = getattr(self, flag)
-            if value is not None and value < 1:  # 0 is no default: it meant n_positions, or every example
-                raise ValueError(f"--{flag} must be at least 1, got {value}")
+        # 0 is no default: it meant n_positions, or every example
+        check_at_least_one(self, "max_seq_length", "max_train_samples", "max_eval_samples", "max_predict_samples")
 
 
 def check_label_smoothing(factor: float, spec) -> None:

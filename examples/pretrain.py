@@ -41,6 +41,7 @@ from modeling_gpt1.diagnostics import add_collapse_callback
 from modeling_gpt1.hub import publish_run
 from modeling_gpt1.reporting import (
     ScriptArgumentParser,
+    check_at_least_one,
     configure_logging,
     parse_script_args,
     report_run,
@@ -53,7 +54,7 @@ from modeling_gpt1.training import (
     PRETRAINING_DEFAULTS,
     add_special_tokens,
     check_attn_implementation,
-    check_folder_contents,
+    check_model_folders,
     parse_config_overrides,
     set_attn_implementation,
 )
@@ -139,10 +140,7 @@ class ModelArguments:
             raise ValueError("--config_overrides shapes a new model; it cannot change --model_name_or_path's")
         self.overrides = parse_config_overrides(self.config_overrides or "")  # bad fields fail here, at once
         check_attn_implementation(self.attn_implementation)
-        check_folder_contents("config_name", self.config_name, "config")
-        check_folder_contents("model_name_or_path", self.model_name_or_path, "model")
-        tokenizer_flag = "tokenizer_name" if self.tokenizer_name else "model_name_or_path"  # where it is read from
-        check_folder_contents(tokenizer_flag, self.tokenizer_name or self.model_name_or_path, "tokenizer")
+        check_model_folders(self.model_name_or_path, self.tokenizer_name, self.config_name)
 
 
 @dataclass
@@ -181,10 +179,8 @@ class DataArguments:
                 raise ValueError(f"{path}: use .txt, .csv, .json or .jsonl files")
             if path is not None and os.path.isfile(path) and os.path.getsize(path) == 0:
                 raise ValueError(f"--{flag} {path}: the file is empty")
-        for flag in ("block_size", "max_train_samples", "max_eval_samples"):
-            value = getattr(self, flag)
-            if value is not None and value < 1:  # 0 is no default: it meant min(512, n_positions), or every block
-                raise ValueError(f"--{flag} must be at least 1, got {value}")
+        # 0 is no default: it meant min(512, n_positions), or every block
+        check_at_least_one(self, "block_size", "max_train_samples", "max_eval_samples")
         if not 0 < self.validation_split_percentage < 100:
             raise ValueError(
                 f"--validation_split_percentage must lie in 1..99, got {self.validation_split_percentage}"

@@ -97,10 +97,11 @@ class GPT1WithAuxiliaryLM(GPT1PreTrainedModel):
             the loss from the logits alone, which would leave out the auxiliary LM term, so a training forward
             without `labels` raises ValueError (as it does with Trainer's `compute_loss_func`).
 
-    The batch may carry `lm_labels` (the collators make them: input ids with padding set to `IGNORE_INDEX`); without them the
-    targets are the input ids. Either way a padding token (`attention_mask` 0) is no target, nor is a token right
-    after padding (it would be predicted from a padding state), so left and right padding give the same loss. `save_pretrained` writes the wrapped head's checkpoint.
-    Add `AuxiliaryLossCallback` to a Trainer to log the two parts of the loss.
+    The batch may carry `lm_labels` (the collators make them: input ids with padding set to `IGNORE_INDEX`); without
+    them the targets are the input ids. Either way a padding token (`attention_mask` 0) is no target, nor is a token
+    right after padding (it would be predicted from a padding state), so left and right padding give the same loss.
+    `save_pretrained` writes the wrapped head's checkpoint. Add `AuxiliaryLossCallback` to a Trainer to log the two
+    parts of the loss.
     """
 
     accepts_loss_kwargs = False  # both losses are means: Trainer scales them for gradient accumulation
@@ -108,7 +109,6 @@ class GPT1WithAuxiliaryLM(GPT1PreTrainedModel):
     def __init__(self, head: GPT1TaskHeadModel, aux_lm_coef: float = PAPER_AUX_LM_COEF, label_smoothing: float = 0.0):
         if not isinstance(head, GPT1TaskHeadModel):
             raise TypeError(f"GPT1WithAuxiliaryLM wraps a GPT-1 task head, got {type(head).__name__}")
-        check_aux_lm_coef(aux_lm_coef)
         if not 0.0 <= label_smoothing < 1.0:  # also refuses NaN
             raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing}")
         super().__init__(head.config)
@@ -116,7 +116,7 @@ class GPT1WithAuxiliaryLM(GPT1PreTrainedModel):
         for name, module in head.named_children():
             self.add_module(name, module)
         object.__setattr__(self, "head", head)  # a plain reference, not a submodule
-        self.aux_lm_coef = aux_lm_coef
+        self.aux_lm_coef = aux_lm_coef  # checked by the setter
         self.label_smoothing = float(label_smoothing)
         self.main_input_name = head.main_input_name
         self._reset_loss_parts()

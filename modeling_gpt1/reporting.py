@@ -101,10 +101,19 @@ def parse_script_args(parser: HfArgumentParser, argv: Sequence[str] | None, defa
     set_script_defaults(parser, argv, defaults)
     parsed = parser.parse_args_into_dataclasses(argv)
     for args in parsed:
-        for flag in ("per_device_train_batch_size", "per_device_eval_batch_size", "gradient_accumulation_steps"):
-            if hasattr(args, flag) and getattr(args, flag) < 1:
-                raise ValueError(f"--{flag} must be at least 1, got {getattr(args, flag)}")
+        check_at_least_one(
+            args, "per_device_train_batch_size", "per_device_eval_batch_size", "gradient_accumulation_steps"
+        )
     return parsed
+
+
+def check_at_least_one(args, *flags: str) -> None:
+    """ValueError naming `--flag` for each of `args`' `flags` that is set (not None) and below 1: a count or size, for
+    which 0 must not stand for a default either."""
+    for flag in flags:
+        value = getattr(args, flag, None)
+        if value is not None and value < 1:
+            raise ValueError(f"--{flag} must be at least 1, got {value}")
 
 
 def configure_logging(training_args, logger: logging.Logger) -> None:

@@ -69,6 +69,15 @@ FOLDER_CONTENTS = {
 }
 
 
+def check_model_folders(model_name_or_path: str | None, tokenizer_name: str | None, config_name: str | None) -> None:
+    """`check_folder_contents` for a script's model, tokenizer (read from `model_name_or_path` when
+    `tokenizer_name` is None) and config folders."""
+    check_folder_contents("model_name_or_path", model_name_or_path, "model")
+    tokenizer_flag = "tokenizer_name" if tokenizer_name else "model_name_or_path"  # where it is read from
+    check_folder_contents(tokenizer_flag, tokenizer_name or model_name_or_path, "tokenizer")
+    check_folder_contents("config_name", config_name, "config")
+
+
 def check_folder_contents(flag: str, path: str | None, kind: str) -> None:
     """A FileNotFoundError naming `--flag` when `path` is an existing folder without the files a `kind` ("model",
     "config", "tokenizer") is read from: Transformers then reads a config folder as the class defaults (silently
