@@ -6,6 +6,7 @@ weights and a folder loads with `trust_remote_code=True` where this package is n
 nothing else: speed-ups for one kind of hardware are opt-in and live in other modules.
 """
 
+import copy
 from collections.abc import Callable
 
 import torch
@@ -65,16 +66,17 @@ def check_model_kwargs(model: nn.Module, kwargs: dict) -> None:
 def eager_attention_forward(module, query, key, value, attention_mask, scaling, dropout=0.0, **kwargs):
     """softmax(q k^T * scaling + mask) v, returning the attention weights too.
 
-    It also computes the calls that ask for attention weights under another backend (see `GPT1Attention`), so it
-    reads the masks every backend is given: an additive float mask (eager), a boolean mask where True attends (sdpa),
-    a `[batch, key length]` padding mask (flash attention) or None (plain causal attention). Shapes: query
-    `[batch, heads, q_len, head_dim]`, key and value `[batch, heads, kv_len, head_dim]`; returns
-    `([batch, q_len, heads, head_dim], [batch, heads, q_len, kv_len])`."""
+    It also computes the calls that ask for attention weights under another backend (see `GPT1Attention`), for
+    which `GPT1Model` builds the eager mask. `attention_mask`: an additive float mask (Transformers' eager mask) or a
+    boolean one where True attends (a prepared 4D mask), broadcastable to `[batch, heads, q_len, kv_len]`, or None
+    for causal attention over keys ending with the queries' own. Shapes: query `[batch, heads, q_len, head_dim]`, key
+    and value `[batch, heads, kv_len, head_dim]`; returns `([batch, q_len, heads, head_dim], [batch, heads, q_len,
+    kv_len])`."""
     weights = torch.matmul(query, key.transpose(-1, -2)) * scaling
-    q_length, kv_length = weights.shape[-2:]
-    if attention_mask is None or attention_mask.dim() == 2:
-        causal = torch.ones(q_length, kv_length, dtype=torch.bool, device=weights.device).tril(kv_length - q_length)
-        attention_mask = causal if attention_mask is None else causal & attention_mask.bool()[:, None, None, :]
+    if attention_mask is None:
+        q_length, kv_length = weights.shape[-2:]
+        attention_mask = torch.ones(q_length, kv_length, dtype=torch.bool, device=weights.device)
+        attention_mask = attention_mask.tril(kv_length - q_length)
     if attention_mask.dtype == torch.bool:
         weights = weights.masked_fill(~attention_mask, torch.finfo(weights.dtype).min)
     else:
@@ -116,8 +118,13 @@ class GPT1Attention(nn.Module):
         attention_interface: Callable = ALL_ATTENTION_FUNCTIONS.get_interface(
             self.config._attn_implementation, eager_attention_forward
         )
-        if kwargs.get("output_attentions") and isinstance(attention_mask, (torch.Tensor, type(None))):
-            attention_interface = eager_attention_forward  # the other backends do not return the weights
+        if kwargs.get("output_attentions"):  # the other backends do not return the weights
+            if not isinstance(attention_mask, (torch.Tensor, type(None))):
+                raise ValueError(
+                    f"output_attentions=True computes attention eagerly, which cannot read a "
+                    f"{type(attention_mask).__name__} attention mask: pass the mask as a tensor"
+                )
+            attention_interface = eager_attention_forward
         output, weights = attention_interface(
             self,
             query,
@@ -245,15 +252,39 @@ def check_input_ids(name: str, ids: torch.Tensor, vocab_size: int) -> None:
         )
 
 
-def check_attention_mask(attention_mask: torch.Tensor, expected_shape: tuple) -> None:
-    """A 2D mask `[batch, cached + new tokens]` of 0/1 values (bool, integer, or floats exactly 0 or 1); 4D masks
-    are taken as prepared by Transformers' masking utilities. The value check is skipped while tracing."""
+def check_attention_mask(attention_mask, batch: int, length: int, past_length: int, n_head: int) -> None:
+    """A 2D mask `[batch, cached + new tokens]` of 0/1 values (bool, integer, or floats exactly 0 or 1), or a prepared
+    4D mask `[batch or 1, heads or 1, new tokens, keys]`, boolean (True attends) or additive (float, 0 to attend and a
+    large negative number to mask, as Transformers' masking utilities make them); a flex-attention `BlockMask` is
+    taken as prepared. An integer or 0/1 float 4D mask would be read as additive, silently, so it is refused. The
+    value checks are skipped while tracing."""
+    if not isinstance(attention_mask, torch.Tensor):
+        if type(attention_mask).__name__ == "BlockMask":
+            return
+        raise ValueError(f"attention_mask must be a tensor, got {type(attention_mask).__name__}")
     if attention_mask.dim() == 4:
+        mask_batch, heads, queries = attention_mask.shape[:3]
+        if mask_batch not in (1, batch) or heads not in (1, n_head) or queries not in (1, length):
+            raise ValueError(
+                f"a 4D attention_mask must have shape [batch or 1, heads or 1, new tokens or 1, keys] with batch "
+                f"{batch}, {n_head} heads and {length} new tokens, got {tuple(attention_mask.shape)}"
+            )
+        if attention_mask.dtype != torch.bool and not attention_mask.is_floating_point():
+            raise ValueError(
+                f"a 4D attention_mask must be boolean (True attends) or an additive float mask, got dtype "
+                f"{attention_mask.dtype}"
+            )
+        if attention_mask.is_floating_point() and not is_tracing(attention_mask) and bool((attention_mask > 0).any()):
+            raise ValueError(
+                "a float 4D attention_mask is added to the attention scores (0 to attend, a large negative number to "
+                "mask) and cannot hold positive values; pass a boolean mask (True attends) for a 0/1 one"
+            )
         return
-    if attention_mask.dim() != 2 or tuple(attention_mask.shape) != expected_shape:
+    if attention_mask.dim() != 2 or tuple(attention_mask.shape) != (batch, past_length + length):
         raise ValueError(
             f"attention_mask has shape {tuple(attention_mask.shape)} but the inputs need [batch, cached + new "
-            f"tokens] = {expected_shape} (1 for tokens to attend to, 0 for padding), or a prepared 4D mask"
+            f"tokens] = {(batch, past_length + length)} (1 for tokens to attend to, 0 for padding), or a prepared "
+            f"4D mask"
         )
     if (
         attention_mask.dtype != torch.bool
@@ -335,7 +366,7 @@ class GPT1Model(GPT1PreTrainedModel):
             cache = DynamicCache(config=self.config)
         past_length = cache.get_seq_length() if cache is not None else 0
         if attention_mask is not None:
-            check_attention_mask(attention_mask, (batch, past_length + length))
+            check_attention_mask(attention_mask, batch, length, past_length, self.config.n_head)
         if position_ids is None:
             position_ids = self._position_ids(attention_mask, batch, length, past_length, inputs_embeds.device)
             self._check_positions(
@@ -354,15 +385,19 @@ class GPT1Model(GPT1PreTrainedModel):
             hidden_states = hidden_states + self.wte(token_type_ids)
         hidden_states = self.drop(hidden_states)
 
+        mask_config = self.config
+        if kwargs.get("output_attentions", self.config.output_attentions):
+            kwargs["output_attentions"] = True  # so that every layer computes its weights (see GPT1Attention)
+            if mask_config._attn_implementation != "eager":  # every layer then attends eagerly: its mask, not one
+                mask_config = copy.copy(mask_config)  # that another backend reads its own way (sdpa's None)
+                mask_config._attn_implementation = "eager"
         mask = create_causal_mask(
-            config=self.config,
+            config=mask_config,
             inputs_embeds=inputs_embeds,
             attention_mask=attention_mask,
             cache=None if new_cache else cache,  # an empty cache masks as none does, which detects packed rows
             position_ids=position_ids,
         )
-        if kwargs.get("output_attentions", self.config.output_attentions):
-            kwargs["output_attentions"] = True  # so that every layer computes its weights (see GPT1Attention)
         for block in self.h:
             hidden_states = block(hidden_states, mask, cache=cache, **kwargs)
 
@@ -396,7 +431,7 @@ class GPT1Model(GPT1PreTrainedModel):
     @staticmethod
     def _position_ids(attention_mask, batch, length, past_length, device):
         """Positions count attended tokens only, so a left-padded prompt sees the same positions as an unpadded one."""
-        if attention_mask is not None and attention_mask.dim() == 2:
+        if isinstance(attention_mask, torch.Tensor) and attention_mask.dim() == 2:  # not a 4D or flex mask
             positions = (attention_mask.long().cumsum(-1) - 1).clamp(min=0)
             return positions[:, -length:]
         return torch.arange(past_length, past_length + length, device=device).unsqueeze(0).expand(batch, -1)
@@ -489,6 +524,32 @@ class GPT1LMHeadModel(GPT1PreTrainedModel, GenerationMixin):
         uncounted = embeds.shape[1] - (inputs.shape[-1] if inputs is not None else 0) if embeds is not None else 0
         criteria.append(ContextLengthCriteria(self.config.n_positions, uncounted))
         return super().generate(inputs, *args, stopping_criteria=criteria, **kwargs)
+
+    def _prepare_generated_length(
+        self,
+        generation_config,
+        has_default_max_length,
+        has_default_min_length,
+        model_input_name,
+        input_ids_length,
+        inputs_tensor,
+    ):
+        """`GenerationMixin`'s lengths, with `max_length` also capped at the context (at least one new token): the
+        candidates of assisted and prompt-lookup decoding, checked in one forward, then stop at the last position
+        embedding as plain decoding does (`ContextLengthCriteria`)."""
+        generation_config = super()._prepare_generated_length(
+            generation_config,
+            has_default_max_length,
+            has_default_min_length,
+            model_input_name,
+            input_ids_length,
+            inputs_tensor,
+        )
+        # Prompt tokens given only as embeddings take positions that `max_length`, counted in ids, does not count.
+        embedded = inputs_tensor.shape[1] - input_ids_length if model_input_name == "inputs_embeds" else 0
+        context = max(self.config.n_positions - embedded, input_ids_length + 1)
+        generation_config.max_length = min(generation_config.max_length, context)
+        return generation_config
 
     @deprecate_kwarg("past_key_values", "5.40.0", new_name="cache")
     @can_return_tuple

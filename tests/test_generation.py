@@ -1,5 +1,6 @@
 """`generate` through transformers' GenerationMixin: KV cache, left padding, sampling, beams, streaming."""
 
+import copy
 import warnings
 
 import pytest
@@ -191,6 +192,24 @@ def test_generation_stops_at_the_context_length_whatever_length_was_asked(model,
     prompt = torch.tensor([[5, 6, 7, 8, 9]])
     output = model.generate(prompt, max_new_tokens=100, **settings)
     assert output.shape[1] == config.n_positions
+
+
+@pytest.mark.parametrize("candidates", ["prompt lookup", "assistant model"])
+def test_candidate_decoding_stops_at_the_context_length_as_greedy_does(candidates):
+    """Prompt-lookup and assisted decoding check several proposed tokens in one forward: near the end of the
+    context, prompt lookup's passed the last position embedding (a ValueError) instead of stopping there. An
+    assistant of the same context stops at it by itself; `max_length` now caps both."""
+    shape = dict(n_layer=2, n_embd=32, n_head=4, vocab_size=100, n_positions=24, initializer_range=0.2)
+    torch.manual_seed(0)
+    model = GPT1LMHeadModel(GPT1Config(**shape)).eval()
+    prompt = torch.tensor([[5, 6, 7, 8] * 4 + [5, 6]])  # repetitive, so that prompt lookup proposes tokens
+    if candidates == "prompt lookup":
+        asked = dict(prompt_lookup_num_tokens=4)
+    else:
+        asked = dict(assistant_model=copy.deepcopy(model))  # its candidates are all accepted: the longest runs
+    greedy = model.generate(prompt, max_new_tokens=20, do_sample=False)
+    output = model.generate(prompt, max_new_tokens=20, do_sample=False, **asked)
+    assert output.shape[1] == 24 and torch.equal(output, greedy)
 
 
 def test_generation_from_embeddings_stops_at_the_context_length_as_from_ids(model, config):

@@ -72,6 +72,30 @@ CASES = [
         ValueError,
         "attention_mask has shape",
     ),
+    (
+        "4-D mask of 0/1 floats (read as additive)",
+        lambda: lm(input_ids=IDS, attention_mask=torch.ones(2, 1, 5, 5).tril()),
+        ValueError,
+        "cannot hold positive values",
+    ),
+    (
+        "4-D integer mask",
+        lambda: lm(input_ids=IDS, attention_mask=torch.ones(2, 1, 5, 5, dtype=torch.long).tril()),
+        ValueError,
+        "must be boolean (True attends) or an additive float mask",
+    ),
+    (
+        "4-D mask for other queries",
+        lambda: lm(input_ids=IDS, attention_mask=torch.ones(2, 1, 4, 5, dtype=torch.bool)),
+        ValueError,
+        "a 4D attention_mask must have shape",
+    ),
+    (
+        "mask as a list",
+        lambda: lm(input_ids=IDS, attention_mask=MASK.tolist()),
+        ValueError,
+        "attention_mask must be a tensor, got list",
+    ),
     # token ids
     (
         "empty batch",

@@ -16,7 +16,7 @@ from transformers import (
     GPT2Config,
     GPT2LMHeadModel,
 )
-from transformers.cache_utils import DynamicCache
+from transformers.cache_utils import DynamicCache, StaticCache
 
 from modeling_gpt1 import (
     GPT1Config,
@@ -28,6 +28,7 @@ from modeling_gpt1 import (
     GPT1WithAuxiliaryLM,
 )
 from modeling_gpt1.convert import to_openai_gpt
+from modeling_gpt1.cpu_training import BLOCK_CAUSAL
 
 
 # The issue's tiny shape; the special tokens take ids 96..99.
@@ -126,6 +127,36 @@ def test_padded_and_padding_free_batches_give_the_same_logits_and_loss(implement
         )
         start += len(doc)
     torch.testing.assert_close(padding_free.loss, padded.loss, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
+def test_prepared_4d_masks_give_the_logits_of_the_2d_mask(implementation):
+    """A prepared 4D mask, boolean (True attends) or additive (0 or the dtype's minimum), is taken as given."""
+    model = gpt1(implementation)
+    ids = torch.tensor([[5, 6, 7, 8, 9], [99, 99, 10, 11, 12]])
+    mask = torch.tensor([[1, 1, 1, 1, 1], [0, 0, 1, 1, 1]])
+    positions = (mask.cumsum(-1) - 1).clamp(min=0)
+    allowed = torch.ones(5, 5, dtype=torch.bool).tril()[None, None] & mask.bool()[:, None, None, :]
+    allowed = allowed | torch.eye(5, dtype=torch.bool)  # padding rows see themselves (their output is ignored)
+    additive = torch.zeros(allowed.shape).masked_fill(~allowed, torch.finfo(torch.float32).min)
+    with torch.no_grad():
+        expected = model(ids, attention_mask=mask).logits
+        for prepared in (allowed, additive):
+            logits = model(ids, attention_mask=prepared, position_ids=positions).logits
+            torch.testing.assert_close(logits[0], expected[0], atol=1e-5, rtol=1e-5)
+            torch.testing.assert_close(logits[1, 2:], expected[1, 2:], atol=1e-5, rtol=1e-5)
+
+
+def test_a_flex_attention_block_mask_is_taken_as_prepared():
+    from torch.nn.attention.flex_attention import create_block_mask
+
+    model, reference = gpt1("flex_attention"), gpt1("eager")
+    ids = torch.tensor([[5, 6, 7, 8, 9]])
+    block_mask = create_block_mask(lambda batch, head, query, key: query >= key, 1, None, 5, 5, device="cpu")
+    with torch.no_grad():
+        torch.testing.assert_close(model(ids, attention_mask=block_mask).logits, reference(ids).logits)
+        with pytest.raises(ValueError, match="cannot read a BlockMask attention mask"):
+            model(ids, attention_mask=block_mask, output_attentions=True)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -256,17 +287,18 @@ def attention_cases():
     }
 
 
+@pytest.mark.parametrize("implementation", ["sdpa", "flex_attention", BLOCK_CAUSAL])
 @pytest.mark.parametrize("case", list(attention_cases()))
-def test_sdpa_returns_the_attention_weights_eager_computes(case):
+def test_every_backend_returns_the_attention_weights_eager_computes(case, implementation):
     inputs = attention_cases()[case]
-    eager, sdpa = gpt1("eager"), gpt1("sdpa")
+    eager, model = gpt1("eager"), gpt1(implementation)
     with torch.no_grad():
         expected = eager(**inputs, output_attentions=True)
-        actual = sdpa(**inputs, output_attentions=True)
+        actual = model(**inputs, output_attentions=True)
     batch, length = inputs["input_ids"].shape
-    assert len(actual.attentions) == sdpa.config.n_layer
+    assert len(actual.attentions) == model.config.n_layer
     for ours, reference in zip(actual.attentions, expected.attentions):
-        assert ours.shape == (batch, sdpa.config.n_head, length, length)
+        assert ours.shape == (batch, model.config.n_head, length, length)
         torch.testing.assert_close(ours, reference, atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(actual.logits, expected.logits, atol=1e-5, rtol=1e-5)
 
@@ -282,6 +314,39 @@ def test_attention_weights_of_a_cached_step_cover_the_cache():
         for weights, reference in zip(step.attentions, full.attentions):
             assert weights.shape == (1, 4, 1, 5)
             torch.testing.assert_close(weights[0, :, 0], reference[0, :, -1], atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("implementation", [*IMPLEMENTATIONS, BLOCK_CAUSAL])
+def test_attention_weights_with_a_static_cache_change_nothing_else(implementation):
+    # sdpa's mask for a static cache's first chunk is None (its `is_causal` aligns the queries with the first keys,
+    # the cache's empty slots following); the weights are computed eagerly, from a mask built for eager attention.
+    model, reference = gpt1(implementation), gpt1("eager")
+    ids = torch.tensor([[5, 6, 7, 8, 9, 10, 11]])
+    with torch.no_grad():
+        uncached = model(ids).logits
+        expected = reference(ids, output_attentions=True).attentions
+        cache = StaticCache(config=model.config, max_cache_len=12)
+        first = model(ids[:, :4], cache=cache, output_attentions=True)
+        second = model(ids[:, 4:], cache=cache, output_attentions=True)
+    torch.testing.assert_close(torch.cat([first.logits, second.logits], dim=1), uncached, atol=1e-5, rtol=1e-5)
+    for layer in range(model.config.n_layer):
+        weights = torch.cat([first.attentions[layer], second.attentions[layer]], dim=2)  # [1, heads, 7, 12 slots]
+        torch.testing.assert_close(weights[..., :7], expected[layer], atol=1e-5, rtol=1e-5)
+        assert not weights[..., 7:].any()  # the empty slots get no weight
+
+
+@pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
+def test_generate_with_a_static_cache_and_attention_weights_as_without(implementation):
+    model = gpt1(implementation)
+    prompt = torch.tensor([[5, 6, 7, 8, 9]])
+    asked = dict(max_new_tokens=6, do_sample=False, return_dict_in_generate=True, output_logits=True)
+    with torch.no_grad():
+        plain = model.generate(prompt, **asked)
+        static = model.generate(prompt, cache_implementation="static", output_attentions=True, **asked)
+    assert torch.equal(static.sequences, plain.sequences)
+    torch.testing.assert_close(torch.stack(static.logits), torch.stack(plain.logits), atol=1e-5, rtol=1e-5)
+    first_query = static.attentions[0][0][0, :, 0]  # prompt step, layer 0: [heads, cache slots]
+    assert torch.all(first_query[:, 0] == 1) and not first_query[:, 1:].any()
 
 
 def test_heads_return_attention_weights_under_sdpa():
