@@ -457,11 +457,12 @@ class ContextLengthCriteria(StoppingCriteria):
         return torch.full((input_ids.shape[0],), is_done, device=input_ids.device, dtype=torch.bool)
 
 
-def left_align_right_padding(input_ids: torch.Tensor, kwargs: dict) -> tuple[torch.Tensor, dict]:
-    """`input_ids` `[batch, length]` and the `attention_mask` (and `token_type_ids`) in `kwargs` with each
-    right-padded row's padding moved to its left; unchanged unless every row's zeros trail and some row has one."""
+def left_align_right_padding(input_ids: torch.Tensor | None, kwargs: dict) -> tuple[torch.Tensor | None, dict]:
+    """`input_ids` `[batch, length]` (or None) and the `attention_mask`, `token_type_ids` and `inputs_embeds`
+    (`[batch, length, n_embd]`) in `kwargs` with each right-padded row's padding moved to its left; unchanged unless
+    every row's zeros trail and some row has one."""
     mask = kwargs.get("attention_mask")
-    if mask is None or input_ids.dim() != 2 or mask.shape != input_ids.shape:
+    if mask is None or mask.dim() != 2 or (input_ids is not None and input_ids.shape != mask.shape):
         return input_ids, kwargs
     width = mask.shape[-1]
     columns = torch.arange(width, device=mask.device)
@@ -469,12 +470,16 @@ def left_align_right_padding(input_ids: torch.Tensor, kwargs: dict) -> tuple[tor
     if not torch.equal(mask != 0, columns < lengths) or bool((lengths == width).all()):
         return input_ids, kwargs
     source = (columns - (width - lengths)) % width  # row i's column j reads column j - padding_i, wrapped around
+
+    def move(tensor):
+        return tensor.gather(1, source if tensor.dim() == 2 else source[..., None].expand_as(tensor))
+
     moved = {
-        name: kwargs[name].gather(-1, source)
-        for name in ("attention_mask", "token_type_ids")
-        if kwargs.get(name) is not None and kwargs[name].shape == input_ids.shape
+        name: move(kwargs[name])
+        for name in ("attention_mask", "token_type_ids", "inputs_embeds")
+        if kwargs.get(name) is not None and kwargs[name].shape[:2] == mask.shape
     }
-    return input_ids.gather(-1, source), {**kwargs, **moved}
+    return (move(input_ids) if input_ids is not None else None), {**kwargs, **moved}
 
 
 def check_leading_padding_is_masked(input_ids: torch.Tensor, attention_mask, pad_token_id: int | None) -> None:
@@ -507,16 +512,16 @@ class GPT1LMHeadModel(GPT1PreTrainedModel, GenerationMixin):
     def generate(self, inputs=None, *args, stopping_criteria: StoppingCriteriaList | None = None, **kwargs):
         """`GenerationMixin.generate`, stopping at the context length (`n_positions`) whatever length was asked.
 
-        Right-padded prompts (an `attention_mask` whose zeros all trail) are moved to the left, as the library asks
-        of decoder-only models, so each prompt of a batch generates what it generates alone whatever the
-        tokenizer's `padding_side`; the returned sequences then hold the prompts left-padded."""
+        Right-padded prompts (an `attention_mask` whose zeros all trail), as ids or `inputs_embeds`, are moved to the
+        left, as the library asks of decoder-only models, so each prompt of a batch generates what it generates
+        alone whatever the tokenizer's `padding_side`; the returned sequences then hold the prompts left-padded."""
         criteria = StoppingCriteriaList(stopping_criteria or [])
         if inputs is None and kwargs.get("input_ids") is not None:
             inputs = kwargs.pop("input_ids")  # the same argument to `generate`
         embeds = kwargs.get("inputs_embeds")
         cache = kwargs.get("cache", kwargs.get("past_key_values"))
         cached = cache is not None and cache.get_seq_length() > 0
-        if inputs is not None and embeds is None and not cached and kwargs.get("position_ids") is None:
+        if not cached and kwargs.get("position_ids") is None:
             inputs, kwargs = left_align_right_padding(inputs, kwargs)
         if inputs is not None:
             check_leading_padding_is_masked(inputs, kwargs.get("attention_mask"), self.config.pad_token_id)

@@ -57,6 +57,16 @@ def test_a_right_padded_batch_generates_what_the_left_padded_one_does(model, con
     assert torch.equal(outputs[0], outputs[1])
 
 
+def test_right_padded_prompt_embeddings_generate_what_each_prompt_does_alone(model, config):
+    """From `inputs_embeds` too: a right-padded row went on from its padding's embeddings (GPT-2 alike)."""
+    ids, mask = pad_batch(PROMPTS, config.pad_token_id, "right")
+    settings = dict(max_new_tokens=5, do_sample=False, pad_token_id=config.pad_token_id)
+    embed = model.get_input_embeddings()
+    new_tokens = model.generate(inputs_embeds=embed(ids), attention_mask=mask, **settings)
+    for row, prompt in zip(new_tokens, PROMPTS):
+        assert torch.equal(row, model.generate(inputs_embeds=embed(torch.tensor([prompt])), **settings)[0])
+
+
 @pytest.mark.parametrize(
     "extra",
     [dict(cache=None), dict(past_key_values=None), dict(position_ids=None), "fresh DynamicCache"],
