@@ -740,7 +740,7 @@ class GPT1TaskHeadModel(GPT1PreTrainedModel):
                     f"sequence(s) {missing} of the (flattened) batch have no extract token (id "
                     f"{self.config.extract_token_id}); build inputs with modeling_gpt1.transforms"
                 )
-            if attention_mask is not None and attention_mask.dim() == 2:
+            if isinstance(attention_mask, torch.Tensor) and attention_mask.dim() == 2:
                 masked = (attention_mask[rows, positions] == 0).nonzero().flatten().tolist()
                 if masked:
                     raise ValueError(
