@@ -122,7 +122,8 @@ class GPT1Attention(nn.Module):
             if not isinstance(attention_mask, (torch.Tensor, type(None))):
                 raise ValueError(
                     f"output_attentions=True computes attention eagerly, which cannot read a "
-                    f"{type(attention_mask).__name__} attention mask: pass the mask as a tensor"
+                    f"{type(attention_mask).__name__} attention mask (generate makes one for a static cache under "
+                    "flex attention): pass a tensor mask, use a dynamic cache, or attn_implementation='eager'"
                 )
             attention_interface = eager_attention_forward
         output, weights = attention_interface(
@@ -252,22 +253,35 @@ def check_input_ids(name: str, ids: torch.Tensor, vocab_size: int) -> None:
         )
 
 
-def check_attention_mask(attention_mask, batch: int, length: int, past_length: int, n_head: int) -> None:
+def check_attention_mask(
+    attention_mask, batch: int, length: int, past_length: int, keys: int, config: GPT1Config
+) -> None:
     """A 2D mask `[batch, cached + new tokens]` of 0/1 values (bool, integer, or floats exactly 0 or 1), or a prepared
-    4D mask `[batch or 1, heads or 1, new tokens, keys]`, boolean (True attends) or additive (float, 0 to attend and a
-    large negative number to mask, as Transformers' masking utilities make them); a flex-attention `BlockMask` is
-    taken as prepared. An integer or 0/1 float 4D mask would be read as additive, silently, so it is refused. The
-    value checks are skipped while tracing."""
+    4D mask `[batch or 1, heads or 1, new tokens or 1, keys]` (`keys` as the cache holds them: its fixed size for a
+    static cache), boolean (True attends) or additive (float, 0 to attend and a large negative number to mask, as
+    Transformers' masking utilities make them); under flex attention, a `BlockMask` is taken as prepared. An integer
+    or 0/1 float 4D mask would be read as additive, silently, so it is refused. The value checks are skipped while
+    tracing."""
+    if type(attention_mask).__name__ == "BlockMask":
+        if config._attn_implementation != "flex_attention":
+            raise ValueError(
+                f"attention_mask is a BlockMask, flex attention's mask, but the model attends with "
+                f"{config._attn_implementation!r}: load it with attn_implementation='flex_attention' or pass a tensor"
+            )
+        return
     if not isinstance(attention_mask, torch.Tensor):
-        if type(attention_mask).__name__ == "BlockMask":
-            return
         raise ValueError(f"attention_mask must be a tensor, got {type(attention_mask).__name__}")
     if attention_mask.dim() == 4:
-        mask_batch, heads, queries = attention_mask.shape[:3]
-        if mask_batch not in (1, batch) or heads not in (1, n_head) or queries not in (1, length):
+        mask_batch, heads, queries, mask_keys = attention_mask.shape
+        if (
+            mask_batch not in (1, batch)
+            or heads not in (1, config.n_head)
+            or queries not in (1, length)
+            or mask_keys != keys
+        ):
             raise ValueError(
                 f"a 4D attention_mask must have shape [batch or 1, heads or 1, new tokens or 1, keys] with batch "
-                f"{batch}, {n_head} heads and {length} new tokens, got {tuple(attention_mask.shape)}"
+                f"{batch}, {config.n_head} heads, {length} new tokens and {keys} keys, got {tuple(attention_mask.shape)}"
             )
         if attention_mask.dtype != torch.bool and not attention_mask.is_floating_point():
             raise ValueError(
@@ -366,7 +380,8 @@ class GPT1Model(GPT1PreTrainedModel):
             cache = DynamicCache(config=self.config)
         past_length = cache.get_seq_length() if cache is not None else 0
         if attention_mask is not None:
-            check_attention_mask(attention_mask, batch, length, past_length, self.config.n_head)
+            keys = cache.get_mask_sizes(length, 0)[0] if cache is not None else length
+            check_attention_mask(attention_mask, batch, length, past_length, keys, self.config)
         if position_ids is None:
             position_ids = self._position_ids(attention_mask, batch, length, past_length, inputs_embeds.device)
             self._check_positions(
@@ -530,31 +545,23 @@ class GPT1LMHeadModel(GPT1PreTrainedModel, GenerationMixin):
         criteria.append(ContextLengthCriteria(self.config.n_positions, uncounted))
         return super().generate(inputs, *args, stopping_criteria=criteria, **kwargs)
 
-    def _prepare_generated_length(
-        self,
-        generation_config,
-        has_default_max_length,
-        has_default_min_length,
-        model_input_name,
-        input_ids_length,
-        inputs_tensor,
-    ):
-        """`GenerationMixin`'s lengths, with `max_length` also capped at the context (at least one new token): the
-        candidates of assisted and prompt-lookup decoding, checked in one forward, then stop at the last position
-        embedding as plain decoding does (`ContextLengthCriteria`)."""
-        generation_config = super()._prepare_generated_length(
-            generation_config,
-            has_default_max_length,
-            has_default_min_length,
-            model_input_name,
-            input_ids_length,
-            inputs_tensor,
-        )
-        # Prompt tokens given only as embeddings take positions that `max_length`, counted in ids, does not count.
-        embedded = inputs_tensor.shape[1] - input_ids_length if model_input_name == "inputs_embeds" else 0
-        context = max(self.config.n_positions - embedded, input_ids_length + 1)
-        generation_config.max_length = min(generation_config.max_length, context)
-        return generation_config
+    def _get_candidate_generator(self, generation_config, input_ids, *args, **kwargs):
+        """`GenerationMixin`'s proposer of tokens for assisted and prompt-lookup decoding, its proposals cut one
+        short of the context: they are checked in one forward, which adds a token of its own, before any stopping
+        criterion (`ContextLengthCriteria`), and Transformers' prompt lookup bounds only where its match ends, not
+        how many tokens it proposes."""
+        generator = super()._get_candidate_generator(generation_config, input_ids, *args, **kwargs)
+        propose, last = generator.get_candidates, self.config.n_positions - 1  # proposals end before the last position
+
+        def get_candidates(input_ids, **kwargs):
+            candidate_ids, candidate_logits = propose(input_ids, **kwargs)
+            keep = max(min(candidate_ids.shape[1], last), input_ids.shape[1])
+            if candidate_logits is not None:
+                candidate_logits = candidate_logits[:, : keep - input_ids.shape[1]]
+            return candidate_ids[:, :keep], candidate_logits
+
+        generator.get_candidates = get_candidates  # the instance keeps its class (generate checks it)
+        return generator
 
     @deprecate_kwarg("past_key_values", "5.40.0", new_name="cache")
     @can_return_tuple
@@ -740,7 +747,7 @@ class GPT1TaskHeadModel(GPT1PreTrainedModel):
                     f"sequence(s) {missing} of the (flattened) batch have no extract token (id "
                     f"{self.config.extract_token_id}); build inputs with modeling_gpt1.transforms"
                 )
-            if isinstance(attention_mask, torch.Tensor) and attention_mask.dim() == 2:
+            if attention_mask is not None and attention_mask.dim() == 2:
                 masked = (attention_mask[rows, positions] == 0).nonzero().flatten().tolist()
                 if masked:
                     raise ValueError(

@@ -204,22 +204,27 @@ def test_generation_stops_at_the_context_length_whatever_length_was_asked(model,
     assert output.shape[1] == config.n_positions
 
 
-@pytest.mark.parametrize("candidates", ["prompt lookup", "assistant model"])
+@pytest.mark.parametrize("candidates", ["prompt lookup", "the model as assistant", "a longer-context assistant"])
 def test_candidate_decoding_stops_at_the_context_length_as_greedy_does(candidates):
-    """Prompt-lookup and assisted decoding check several proposed tokens in one forward: near the end of the
-    context, prompt lookup's passed the last position embedding (a ValueError) instead of stopping there. An
-    assistant of the same context stops at it by itself; `max_length` now caps both."""
-    shape = dict(n_layer=2, n_embd=32, n_head=4, vocab_size=100, n_positions=24, initializer_range=0.2)
-    torch.manual_seed(0)
+    """Prompt-lookup and assisted decoding check several proposed tokens in one forward, before any stopping
+    criterion: near the end of the context, prompt lookup's (Transformers bounds where its match ends, not how many
+    it proposes) passed the last position embedding, a ValueError, instead of stopping where greedy decoding does."""
+    shape = dict(n_layer=2, n_embd=32, n_head=4, vocab_size=100, n_positions=24)
+    torch.manual_seed(3)
     model = GPT1LMHeadModel(GPT1Config(**shape)).eval()
-    prompt = torch.tensor([[5, 6, 7, 8] * 4 + [5, 6]])  # repetitive, so that prompt lookup proposes tokens
     if candidates == "prompt lookup":
-        asked = dict(prompt_lookup_num_tokens=4)
+        asked = dict(prompt_lookup_num_tokens=5)
+    elif candidates == "the model as assistant":
+        asked = dict(assistant_model=copy.deepcopy(model))  # its proposals are all accepted: the longest runs
     else:
-        asked = dict(assistant_model=copy.deepcopy(model))  # its candidates are all accepted: the longest runs
-    greedy = model.generate(prompt, max_new_tokens=20, do_sample=False)
-    output = model.generate(prompt, max_new_tokens=20, do_sample=False, **asked)
-    assert output.shape[1] == 24 and torch.equal(output, greedy)
+        asked = dict(assistant_model=GPT1LMHeadModel(GPT1Config(**{**shape, "n_positions": 64})).eval())
+    text = torch.randint(4, 96, (1, 30), generator=torch.Generator().manual_seed(1))
+    text[0, 10:20] = text[0, :10]  # a repeat, so that prompt lookup proposes long matches
+    for length in (5, 18, 22, 23):
+        for limit in (dict(max_new_tokens=50), dict(max_new_tokens=6), dict(max_length=24)):
+            greedy = model.generate(text[:, :length], do_sample=False, **limit)
+            output = model.generate(text[:, :length], do_sample=False, **limit, **asked)
+            assert output.shape[1] <= 24 and torch.equal(output, greedy), (length, limit)
 
 
 def test_generation_from_embeddings_stops_at_the_context_length_as_from_ids(model, config):

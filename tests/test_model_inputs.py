@@ -41,6 +41,12 @@ def classifier(config_edit=None, **kwargs):
     return model(**kwargs)
 
 
+def causal_block_mask(length):
+    from torch.nn.attention.flex_attention import create_block_mask
+
+    return create_block_mask(lambda batch, head, query, key: query >= key, None, None, length, length, device="cpu")
+
+
 IDS = torch.tensor([[START, 1, 2, 3, EXTRACT], [START, 4, 5, EXTRACT, PAD]])
 MASK = torch.tensor([[1, 1, 1, 1, 1], [1, 1, 1, 1, 0]])
 
@@ -89,6 +95,24 @@ CASES = [
         lambda: lm(input_ids=IDS, attention_mask=torch.ones(2, 1, 4, 5, dtype=torch.bool)),
         ValueError,
         "a 4D attention_mask must have shape",
+    ),
+    (
+        "4-D mask over other keys",
+        lambda: lm(input_ids=IDS, attention_mask=torch.ones(2, 1, 5, 4, dtype=torch.bool)),
+        ValueError,
+        "5 new tokens and 5 keys, got (2, 1, 5, 4)",
+    ),
+    (
+        "4-D mask broadcast over the keys (would attend to later tokens)",
+        lambda: lm(input_ids=IDS, attention_mask=torch.ones(2, 1, 5, 1, dtype=torch.bool)),
+        ValueError,
+        "5 new tokens and 5 keys, got (2, 1, 5, 1)",
+    ),
+    (
+        "flex attention's BlockMask under sdpa",
+        lambda: lm(input_ids=IDS, attention_mask=causal_block_mask(5)),
+        ValueError,
+        "attention_mask is a BlockMask, flex attention's mask, but the model attends with 'sdpa'",
     ),
     (
         "mask as a list",

@@ -147,6 +147,21 @@ def test_prepared_4d_masks_give_the_logits_of_the_2d_mask(implementation):
             torch.testing.assert_close(logits[1, 2:], expected[1, 2:], atol=1e-5, rtol=1e-5)
 
 
+@pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
+def test_a_prepared_4d_mask_for_a_static_cache_spans_its_slots(implementation):
+    model = gpt1(implementation)
+    ids = torch.tensor([[5, 6, 7, 8, 9, 10, 11]])
+    slots = torch.arange(12)
+    with torch.no_grad():
+        expected = model(ids).logits
+        cache = StaticCache(config=model.config, max_cache_len=12)
+        chunks = []
+        for start, end in ((0, 4), (4, 7)):
+            allowed = (slots[None, :] <= torch.arange(start, end)[:, None])[None, None]  # [1, 1, new tokens, 12]
+            chunks.append(model(ids[:, start:end], attention_mask=allowed, cache=cache).logits)
+    torch.testing.assert_close(torch.cat(chunks, dim=1), expected, atol=1e-5, rtol=1e-5)
+
+
 def test_a_flex_attention_block_mask_is_taken_as_prepared():
     from torch.nn.attention.flex_attention import create_block_mask
 
