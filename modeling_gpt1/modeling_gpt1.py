@@ -555,7 +555,9 @@ class GPT1LMHeadModel(GPT1PreTrainedModel, GenerationMixin):
 
         def get_candidates(input_ids, **kwargs):
             candidate_ids, candidate_logits = propose(input_ids, **kwargs)
-            keep = max(min(candidate_ids.shape[1], last), input_ids.shape[1])
+            keep = min(candidate_ids.shape[1], last)
+            if keep <= input_ids.shape[1]:
+                return input_ids, None  # no room: "no proposal", as Transformers' proposers say it
             if candidate_logits is not None:
                 candidate_logits = candidate_logits[:, : keep - input_ids.shape[1]]
             return candidate_ids[:, :keep], candidate_logits

@@ -225,6 +225,8 @@ def test_candidate_decoding_stops_at_the_context_length_as_greedy_does(candidate
             greedy = model.generate(text[:, :length], do_sample=False, **limit)
             output = model.generate(text[:, :length], do_sample=False, **limit, **asked)
             assert output.shape[1] <= 24 and torch.equal(output, greedy), (length, limit)
+        sampled = model.generate(text[:, :length], do_sample=True, max_new_tokens=50, **asked)  # no proposal at 23
+        assert sampled.shape[1] == 24
 
 
 def test_generation_from_embeddings_stops_at_the_context_length_as_from_ids(model, config):
