@@ -584,7 +584,8 @@ class GPT1LMHeadModel(GPT1PreTrainedModel, GenerationMixin):
         The inputs are those of `GPT1Model.forward`, plus:
 
         labels: `[batch, length]` next-token targets aligned with the inputs (shifted inside), ids inside the
-            vocabulary or -100 for positions to ignore.
+            vocabulary or -100 for positions to ignore. A target whose predicting position is padding (the first
+            token of a left-padded row) is ignored too, so an example's loss does not depend on its padding.
         logits_to_keep: if > 0, compute logits for the last `logits_to_keep` positions only (generation needs one);
             a 1D tensor keeps those positions.
 
@@ -607,7 +608,15 @@ class GPT1LMHeadModel(GPT1PreTrainedModel, GenerationMixin):
         loss = None
         if labels is not None:
             self._check_labels(labels, outputs.last_hidden_state.shape[:2])
-            loss = self.loss_function(logits, labels.long(), vocab_size=self.config.vocab_size, **kwargs)
+            labels = labels.long()
+            if isinstance(attention_mask, torch.Tensor) and attention_mask.dim() == 2:
+                # A target predicted from a padding position (a left-padded row's first token) is no target: that
+                # state saw no text, and each backend fills it its own way, so the loss would depend on the padding.
+                predictor_is_padding = attention_mask[:, -labels.shape[1] :][:, :-1] == 0
+                labels = torch.cat(
+                    [labels[:, :1], labels[:, 1:].masked_fill(predictor_is_padding, IGNORE_INDEX)], dim=1
+                )
+            loss = self.loss_function(logits, labels, vocab_size=self.config.vocab_size, **kwargs)
 
         return CausalLMOutputWithPast(
             loss=loss,

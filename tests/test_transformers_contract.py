@@ -174,6 +174,25 @@ def test_a_flex_attention_block_mask_is_taken_as_prepared():
             model(ids, attention_mask=block_mask, output_attentions=True)
 
 
+@pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
+def test_the_lm_loss_of_a_left_padded_batch_is_that_of_the_right_padded_one(implementation):
+    """A left-padded row's first token is predicted from a padding state, which saw no text and which eager and sdpa
+    fill differently: it is no target, so the loss is that of the right-padded batch under every backend."""
+    model = gpt1(implementation)
+    docs = documents(7, 4, 9)
+    losses = []
+    for side in ("left", "right"):
+        width = max(len(doc) for doc in docs)
+        ids = torch.full((len(docs), width), model.config.pad_token_id)
+        mask = torch.zeros(len(docs), width, dtype=torch.long)
+        for row, doc in enumerate(docs):
+            columns = slice(width - len(doc), width) if side == "left" else slice(0, len(doc))
+            ids[row, columns], mask[row, columns] = doc, 1
+        with torch.no_grad():
+            losses.append(model(ids, attention_mask=mask, labels=ids.masked_fill(mask == 0, -100)).loss)
+    torch.testing.assert_close(losses[0], losses[1], atol=1e-5, rtol=1e-5)
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # 2. The deprecated `past_key_values` name
 # ---------------------------------------------------------------------------------------------------------------
