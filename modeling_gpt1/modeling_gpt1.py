@@ -520,6 +520,9 @@ class GPT1LMHeadModel(GPT1PreTrainedModel, GenerationMixin):
 
     def __init__(self, config: GPT1Config):
         super().__init__(config)
+        # Transformers reads the loss from the class name, which does not say "ForCausalLM" here: named, Trainer
+        # counts the shifted labels for `num_items_in_batch` (not every row's first label) and no warning is logged.
+        self.loss_type = "ForCausalLM"
         self.transformer = GPT1Model(config)
         self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
         self.post_init()

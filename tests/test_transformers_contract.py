@@ -548,3 +548,26 @@ def test_trainer_label_smoothing_scores_the_next_token_as_for_gpt2(model_factory
     same_token = LabelSmoother(epsilon=0.1)({"logits": logits}, ids)
     torch.testing.assert_close(loss, next_token)
     assert not torch.allclose(loss, same_token)
+
+
+def test_trainer_counts_the_shifted_labels_so_its_loss_is_the_mean_over_targets(tmp_path):
+    """Trainer divides the summed loss by `num_items_in_batch`, counting `labels[..., 1:]` only for models whose
+    `loss_type` it knows to shift: GPT-1's class name does not say so, and every row's first label was counted
+    too (the loss scaled by targets / (targets + rows), with the batch's shape), as GPT-2's still are."""
+    from transformers import Trainer, TrainingArguments
+
+    model = gpt1()
+    docs = documents(7, 4, 9, 3)
+    width = max(len(doc) for doc in docs)
+    ids = torch.full((len(docs), width), model.config.pad_token_id)
+    for row, doc in enumerate(docs):
+        ids[row, : len(doc)] = doc
+    batch = {"input_ids": ids, "attention_mask": (ids != model.config.pad_token_id).long()}
+    batch["labels"] = ids.masked_fill(batch["attention_mask"] == 0, -100)
+    trainer = Trainer(model=model, args=TrainingArguments(tmp_path, report_to=[], use_cpu=True))
+    _, num_items = trainer.get_batch_samples(iter([batch]), 1, torch.device("cpu"))
+    with torch.no_grad():
+        loss = trainer.compute_loss(model, dict(batch), num_items_in_batch=num_items)
+        alone = [model(doc[None], labels=doc[None]).loss * (len(doc) - 1) for doc in docs]
+    assert int(num_items) == sum(len(doc) - 1 for doc in docs)
+    torch.testing.assert_close(loss, sum(alone) / int(num_items), atol=1e-5, rtol=1e-5)
