@@ -407,14 +407,14 @@ def test_a_forward_and_a_cached_decoding_step_compile_without_graph_breaks():
         assert step.graph_break_count == 0, step.break_reasons
 
 
-def test_a_training_forward_with_labels_breaks_the_graph_as_often_as_gpt2():
-    """Transformers' causal LM loss breaks the graph (once in this version); ours adds no break of its own."""
+def test_a_training_forward_with_labels_compiles_without_graph_breaks():
+    """With its loss type named, the loss logs no warning: no graph break (GPT-2's unnamed loss type breaks it)."""
     ids = torch.tensor([[5, 6, 7, 8, 9]])
     breaks = {}
     for name, factory in (("gpt1", gpt1), ("gpt2", gpt2)):
         torch._dynamo.reset()
         breaks[name] = torch._dynamo.explain(factory().train())(input_ids=ids, labels=ids).graph_break_count
-    assert breaks["gpt1"] == breaks["gpt2"], breaks
+    assert breaks["gpt1"] == 0 and breaks["gpt2"] >= breaks["gpt1"], breaks
 
 
 def test_fullgraph_compile_gives_the_eager_logits():
