@@ -22,6 +22,7 @@ from .modeling_gpt1 import (
     GPT1ForSequenceClassification,
     GPT1PreTrainedModel,
     GPT1TaskHeadModel,
+    ignore_targets_after_padding,
     is_index_tensor,
 )
 
@@ -172,8 +173,7 @@ class GPT1WithAuxiliaryLM(GPT1PreTrainedModel):
     @staticmethod
     def _lm_targets(input_ids, attention_mask, lm_labels):
         """The next-token targets `[sequences, length]`: `lm_labels`, or the input ids, with `IGNORE_INDEX` where a
-        token is padding or follows padding. A token after padding (the first of a left-padded sequence) would be
-        predicted from a padding position's state, so an example's loss would depend on the padding it gets."""
+        token is padding or follows padding (`ignore_targets_after_padding`, the language-model head's rule)."""
         if lm_labels is None:
             lm_labels = input_ids
         if lm_labels.shape != input_ids.shape:
@@ -186,9 +186,8 @@ class GPT1WithAuxiliaryLM(GPT1PreTrainedModel):
             )
         lm_labels = lm_labels.long()
         if attention_mask is not None:
-            padding = attention_mask == 0
-            lm_labels = lm_labels.masked_fill(padding, IGNORE_INDEX)
-            lm_labels[..., 1:].masked_fill_(padding[..., :-1], IGNORE_INDEX)
+            lm_labels = lm_labels.masked_fill(attention_mask == 0, IGNORE_INDEX)
+            lm_labels = ignore_targets_after_padding(lm_labels, attention_mask)
         return lm_labels.reshape(-1, lm_labels.shape[-1])
 
     def _record(self, task_loss, lm_loss):

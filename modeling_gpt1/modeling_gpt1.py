@@ -497,6 +497,15 @@ def left_align_right_padding(input_ids: torch.Tensor | None, kwargs: dict) -> tu
     return (move(input_ids) if input_ids is not None else None), {**kwargs, **moved}
 
 
+def ignore_targets_after_padding(labels: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    """`labels` `[..., length]` with `IGNORE_INDEX` where the position predicting them is padding (`attention_mask`
+    0 one column before, over the mask's last `length` columns, the cached ones before them): such a state saw no
+    text and each attention backend fills it its own way, so a target it predicts (a left-padded row's first token)
+    would make an example's loss depend on its padding."""
+    predictor_is_padding = attention_mask[..., -labels.shape[-1] :][..., :-1] == 0
+    return torch.cat([labels[..., :1], labels[..., 1:].masked_fill(predictor_is_padding, IGNORE_INDEX)], dim=-1)
+
+
 def check_leading_padding_is_masked(input_ids: torch.Tensor, attention_mask, pad_token_id: int | None) -> None:
     """Raise ValueError when `attention_mask` attends a padding token that precedes a row's text: the mask was made
     for another layout, e.g. the right-padded prompts' mask extended over the sequences `generate` returned (which
@@ -613,12 +622,7 @@ class GPT1LMHeadModel(GPT1PreTrainedModel, GenerationMixin):
             self._check_labels(labels, outputs.last_hidden_state.shape[:2])
             labels = labels.long()
             if isinstance(attention_mask, torch.Tensor) and attention_mask.dim() == 2:
-                # A target predicted from a padding position (a left-padded row's first token) is no target: that
-                # state saw no text, and each backend fills it its own way, so the loss would depend on the padding.
-                predictor_is_padding = attention_mask[:, -labels.shape[1] :][:, :-1] == 0
-                labels = torch.cat(
-                    [labels[:, :1], labels[:, 1:].masked_fill(predictor_is_padding, IGNORE_INDEX)], dim=1
-                )
+                labels = ignore_targets_after_padding(labels, attention_mask)
             loss = self.loss_function(logits, labels, vocab_size=self.config.vocab_size, **kwargs)
 
         return CausalLMOutputWithPast(

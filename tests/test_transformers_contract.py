@@ -6,6 +6,7 @@ import warnings
 
 import pytest
 import torch
+from conftest import pad_batch
 from huggingface_hub.errors import StrictDataclassClassValidationError, StrictDataclassFieldValidationError
 from transformers import (
     AutoModel,
@@ -179,15 +180,10 @@ def test_the_lm_loss_of_a_left_padded_batch_is_that_of_the_right_padded_one(impl
     """A left-padded row's first token is predicted from a padding state, which saw no text and which eager and sdpa
     fill differently: it is no target, so the loss is that of the right-padded batch under every backend."""
     model = gpt1(implementation)
-    docs = documents(7, 4, 9)
+    docs = [doc.tolist() for doc in documents(7, 4, 9)]
     losses = []
     for side in ("left", "right"):
-        width = max(len(doc) for doc in docs)
-        ids = torch.full((len(docs), width), model.config.pad_token_id)
-        mask = torch.zeros(len(docs), width, dtype=torch.long)
-        for row, doc in enumerate(docs):
-            columns = slice(width - len(doc), width) if side == "left" else slice(0, len(doc))
-            ids[row, columns], mask[row, columns] = doc, 1
+        ids, mask = pad_batch(docs, model.config.pad_token_id, side)
         with torch.no_grad():
             losses.append(model(ids, attention_mask=mask, labels=ids.masked_fill(mask == 0, -100)).loss)
     torch.testing.assert_close(losses[0], losses[1], atol=1e-5, rtol=1e-5)
@@ -558,12 +554,8 @@ def test_trainer_counts_the_shifted_labels_so_its_loss_is_the_mean_over_targets(
 
     model = gpt1()
     docs = documents(7, 4, 9, 3)
-    width = max(len(doc) for doc in docs)
-    ids = torch.full((len(docs), width), model.config.pad_token_id)
-    for row, doc in enumerate(docs):
-        ids[row, : len(doc)] = doc
-    batch = {"input_ids": ids, "attention_mask": (ids != model.config.pad_token_id).long()}
-    batch["labels"] = ids.masked_fill(batch["attention_mask"] == 0, -100)
+    ids, mask = pad_batch([doc.tolist() for doc in docs], model.config.pad_token_id, "right")
+    batch = {"input_ids": ids, "attention_mask": mask, "labels": ids.masked_fill(mask == 0, -100)}
     trainer = Trainer(model=model, args=TrainingArguments(tmp_path, report_to=[], use_cpu=True))
     _, num_items = trainer.get_batch_samples(iter([batch]), 1, torch.device("cpu"))
     with torch.no_grad():
